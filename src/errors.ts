@@ -1,0 +1,95 @@
+// One base error with a stable code; families as subclasses; context chained through `cause`.
+
+/** Every code the agent can report. Stable: operators and fleet servers match on these. */
+export const ERROR_CODES = {
+  E_USAGE: 'bad command line',
+  E_CONFIG_READ: 'config file cannot be read',
+  E_CONFIG_PARSE: 'config file is not valid JSON',
+  E_CONFIG_UNKNOWN_KEY: 'config has a key the agent does not know',
+  E_CONFIG_INVALID: 'config value has the wrong type or range',
+  E_KEY_INVALID: 'a key file is malformed',
+  E_MANIFEST_FORMAT: 'manifest envelope is malformed',
+  E_MANIFEST_UNSIGNED: 'manifest has no signatures',
+  E_MANIFEST_SIGNATURE: 'not enough distinct trusted keys signed the manifest',
+  E_MANIFEST_PAYLOAD: 'signed payload is malformed',
+  E_MANIFEST_EXPIRED: 'manifest is past its expiry',
+  E_MANIFEST_ROLLBACK: 'manifest version is below the accepted floor',
+  E_MANIFEST_HARDWARE: 'manifest is for other hardware',
+  E_MANIFEST_CHANNEL: 'manifest is for another channel',
+  E_MANIFEST_TOO_LARGE: 'manifest document exceeds the size cap',
+  E_MANIFEST_NO_STREAM: 'manifest offers no stream this device can use',
+  E_HTTP_STATUS: 'server answered with an unexpected HTTP status',
+  E_HTTP_NETWORK: 'network error talking to a server',
+  E_HTTP_TIMEOUT: 'server did not answer in time',
+  E_DOWNLOAD_TOO_LARGE: 'server sent more bytes than were signed',
+  E_DOWNLOAD_SLOW: 'download throughput stayed under the minimum',
+  E_DOWNLOAD_DEADLINE: 'download exceeded its overall deadline',
+  E_DOWNLOAD_HASH: 'downloaded stream does not match the signed sha256',
+  E_DOWNLOAD_TRUNCATED: 'download ended before the signed size',
+  E_MIRRORS_EXHAUSTED: 'every mirror failed',
+  E_RETRY_LATER: 'server asked to come back later',
+  E_VERIFY_HASH: 'stream does not match the signed sha256 at import time',
+  E_VERIFY_SIZE: 'stream size differs from the signed size at import time',
+  E_ZFS_COMMAND: 'a zfs command failed',
+  E_ZFS_BUSY: 'dataset stayed busy',
+  E_ZFS_BASE_MISMATCH: "pool's newest snapshot is not the diff's base",
+  E_ZFS_RECV: 'zfs recv rejected the stream',
+  E_DECOMPRESS: 'stream could not be decompressed',
+  E_IMAGE_HASH: 'exported image does not match the signed sha256',
+  E_IMAGE_SIZE: 'exported image size differs from the signed size',
+  E_NO_SPACE: 'not enough free space',
+  E_STATE_DB: 'state database error',
+  E_STATE_TRANSITION: 'illegal phase transition',
+  E_LOOP_BREAKER: 'deployment resumed too many times',
+  E_NO_DEPLOYMENT: 'no such deployment',
+  E_CHECKIN: 'check-in failed',
+  E_DAEMON: 'daemon control socket error',
+  E_INTERNAL: 'unexpected internal error',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class UpgradeError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.context = opts.context ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, context: this.context };
+  }
+}
+
+export class UsageError extends UpgradeError {}
+export class ConfigError extends UpgradeError {}
+export class TrustError extends UpgradeError {}
+export class DownloadError extends UpgradeError {}
+export class VerifyError extends UpgradeError {}
+export class ZfsError extends UpgradeError {}
+export class ExportError extends UpgradeError {}
+export class SpaceError extends UpgradeError {}
+export class StateError extends UpgradeError {}
+export class CheckinError extends UpgradeError {}
+
+/** Come back later: not a failure, the server is still building the diff. */
+export class RetryLaterError extends DownloadError {
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, url: string) {
+    super('E_RETRY_LATER', `server is preparing ${url}; retry in ${Math.round(retryAfterMs / 1000)}s`, {
+      context: { url, retryAfterMs },
+    });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Wraps anything thrown into an UpgradeError, keeping the original as cause. */
+export function asUpgradeError(err: unknown): UpgradeError {
+  if (err instanceof UpgradeError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new UpgradeError('E_INTERNAL', message, { cause: err });
+}

@@ -1,0 +1,96 @@
+// SQLite state outside the images: WAL + synchronous=FULL, additive-only migrations so older agents still read it.
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateError } from '../errors.js';
+
+export type Db = Database.Database;
+
+/**
+ * Migrations only ever add tables or columns: an older agent (after a fallback) opens the same file and must
+ * still understand every row it knows how to read. Never rename, drop or repurpose.
+ */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE deployments (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     version INTEGER NOT NULL,
+     label TEXT NOT NULL,
+     manifest_url TEXT,
+     envelope BLOB NOT NULL,
+     payload_sha256 TEXT NOT NULL,
+     phase TEXT NOT NULL,
+     reason_code TEXT,
+     reason TEXT,
+     stream_from INTEGER,
+     stream_size INTEGER,
+     stream_sha256 TEXT,
+     compression TEXT,
+     image_size INTEGER NOT NULL,
+     image_sha256 TEXT NOT NULL,
+     download_url TEXT,
+     download_validator TEXT,
+     downloaded_bytes INTEGER NOT NULL DEFAULT 0,
+     resumes INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   )`,
+  `CREATE TABLE journal (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     deployment_id INTEGER,
+     event TEXT NOT NULL,
+     phase_from TEXT,
+     phase_to TEXT,
+     data TEXT
+   )`,
+  `CREATE TABLE floors (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE INDEX journal_by_deployment ON journal(deployment_id, id)`,
+];
+
+export function stateDbPath(stateDir: string): string {
+  return join(stateDir, 'state.db');
+}
+
+/** Opens (and migrates) the state database read-write. */
+export function openStateDb(stateDir: string): Db {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  let db: Db;
+  try {
+    db = new Database(stateDbPath(stateDir));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    throw new StateError('E_STATE_DB', `cannot open state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
+  }
+  return db;
+}
+
+/** Opens the state database read-only (status with the daemon down); null when there is none yet. */
+export function openStateDbReadOnly(stateDir: string): Db | null {
+  if (!existsSync(stateDbPath(stateDir))) return null;
+  try {
+    const db = new Database(stateDbPath(stateDir), { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return db;
+  } catch (err) {
+    throw new StateError('E_STATE_DB', `cannot read state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    const sql = MIGRATIONS[v] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

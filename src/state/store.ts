@@ -1,0 +1,194 @@
+// Typed access to deployments, the append-only journal and the persisted trust floors; each write is one transaction.
+import type { Db } from './db.js';
+import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
+import { StateError } from '../errors.js';
+
+export interface Deployment {
+  id: number;
+  version: number;
+  label: string;
+  manifestUrl: string | null;
+  envelope: Buffer;
+  payloadSha256: string;
+  phase: Phase;
+  reasonCode: string | null;
+  reason: string | null;
+  streamFrom: number | null;
+  streamSize: number | null;
+  streamSha256: string | null;
+  compression: string | null;
+  imageSize: number;
+  imageSha256: string;
+  downloadUrl: string | null;
+  downloadValidator: string | null;
+  downloadedBytes: number;
+  resumes: number;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface JournalEntry {
+  id: number;
+  at: number;
+  deploymentId: number | null;
+  event: string;
+  phaseFrom: string | null;
+  phaseTo: string | null;
+  data: unknown;
+}
+
+type Row = Record<string, unknown>;
+const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function toDeployment(row: Row): Deployment {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) out[camel(k)] = v;
+  return out as unknown as Deployment;
+}
+
+export type NewDeployment = Pick<
+  Deployment,
+  'version' | 'label' | 'manifestUrl' | 'envelope' | 'payloadSha256' | 'imageSize' | 'imageSha256'
+>;
+
+/** Columns the runner may update besides the phase. */
+export type DeploymentPatch = Partial<
+  Pick<
+    Deployment,
+    | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
+    | 'downloadedBytes' | 'resumes' | 'nextAttemptAt' | 'reasonCode' | 'reason'
+  >
+>;
+
+const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export class Store {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  create(d: NewDeployment): Deployment {
+    const at = this.now();
+    const id = this.db.transaction(() => {
+      const info = this.db
+        .prepare(
+          `INSERT INTO deployments (version, label, manifest_url, envelope, payload_sha256, phase, image_size, image_sha256, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`,
+        )
+        .run(d.version, d.label, d.manifestUrl, d.envelope, d.payloadSha256, d.imageSize, d.imageSha256, at, at);
+      const newId = Number(info.lastInsertRowid);
+      this.appendJournal(newId, 'created', null, 'pending', { version: d.version, label: d.label });
+      return newId;
+    })();
+    return this.get(id);
+  }
+
+  get(id: number): Deployment {
+    const row = this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new StateError('E_NO_DEPLOYMENT', `no deployment ${id}`, { context: { id } });
+    return toDeployment(row);
+  }
+
+  /** The one deployment not yet in a terminal phase, if any (the newest wins should there ever be two). */
+  active(): Deployment | null {
+    const terminal = [...TERMINAL].map((p) => `'${p}'`).join(',');
+    const row = this.db.prepare(`SELECT * FROM deployments WHERE phase NOT IN (${terminal}) ORDER BY id DESC LIMIT 1`).get() as Row | undefined;
+    return row ? toDeployment(row) : null;
+  }
+
+  latestForVersion(version: number): Deployment | null {
+    const row = this.db.prepare('SELECT * FROM deployments WHERE version = ? ORDER BY id DESC LIMIT 1').get(version) as Row | undefined;
+    return row ? toDeployment(row) : null;
+  }
+
+  list(limit = 100): Deployment[] {
+    return (this.db.prepare('SELECT * FROM deployments ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toDeployment);
+  }
+
+  /** Moves a deployment to `to` (refusing illegal edges), applying `patch` and journaling, atomically. */
+  transition(id: number, to: Phase, patch: DeploymentPatch = {}, event = 'phase', data: unknown = undefined): Deployment {
+    this.db.transaction(() => {
+      const cur = this.get(id);
+      if (!canTransition(cur.phase, to)) {
+        throw new StateError('E_STATE_TRANSITION', `deployment ${id}: ${cur.phase} -> ${to} is not allowed`, {
+          context: { id, from: cur.phase, to },
+        });
+      }
+      this.applyPatch(id, { ...patch }, to);
+      this.appendJournal(id, event, cur.phase, to, data ?? (patch.reasonCode ? { code: patch.reasonCode, reason: patch.reason } : null));
+    })();
+    return this.get(id);
+  }
+
+  /** Updates columns without changing the phase (download progress, resume counters). */
+  update(id: number, patch: DeploymentPatch): Deployment {
+    this.applyPatch(id, patch, null);
+    return this.get(id);
+  }
+
+  private applyPatch(id: number, patch: DeploymentPatch, phase: Phase | null): void {
+    const cols: string[] = ['updated_at = @updated_at'];
+    const params: Row = { id, updated_at: this.now() };
+    if (phase) {
+      cols.push('phase = @phase');
+      params['phase'] = phase;
+    }
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      cols.push(`${snake(k)} = @${k}`);
+      params[k] = v;
+    }
+    this.db.prepare(`UPDATE deployments SET ${cols.join(', ')} WHERE id = @id`).run(params);
+  }
+
+  journal(event: string, deploymentId: number | null, data: unknown = null): void {
+    this.appendJournal(deploymentId, event, null, null, data);
+  }
+
+  private appendJournal(deploymentId: number | null, event: string, from: string | null, to: string | null, data: unknown): void {
+    this.db
+      .prepare('INSERT INTO journal (at, deployment_id, event, phase_from, phase_to, data) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(this.now(), deploymentId, event, from, to, data === null || data === undefined ? null : JSON.stringify(data));
+  }
+
+  history(limit = 200, deploymentId?: number): JournalEntry[] {
+    const rows = (deploymentId === undefined
+      ? this.db.prepare('SELECT * FROM journal ORDER BY id DESC LIMIT ?').all(limit)
+      : this.db.prepare('SELECT * FROM journal WHERE deployment_id = ? ORDER BY id DESC LIMIT ?').all(deploymentId, limit)) as Row[];
+    return rows.map((r) => ({
+      id: r['id'] as number,
+      at: r['at'] as number,
+      deploymentId: r['deployment_id'] as number | null,
+      event: r['event'] as string,
+      phaseFrom: r['phase_from'] as string | null,
+      phaseTo: r['phase_to'] as string | null,
+      data: r['data'] === null ? null : JSON.parse(r['data'] as string),
+    }));
+  }
+
+  getFloor(name: 'version' | 'issued'): string | null {
+    const row = this.db.prepare('SELECT value FROM floors WHERE name = ?').get(name) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  /** Floors only rise: a lower value is ignored. Versions compare as integers, instants as ISO strings' dates. */
+  raiseFloors(version: number, issued: string): void {
+    this.db.transaction(() => {
+      const v = this.getFloor('version');
+      if (v === null || Number(v) < version) this.db.prepare('INSERT OR REPLACE INTO floors (name, value) VALUES (?, ?)').run('version', String(version));
+      const i = this.getFloor('issued');
+      if (i === null || Date.parse(i) < Date.parse(issued)) this.db.prepare('INSERT OR REPLACE INTO floors (name, value) VALUES (?, ?)').run('issued', issued);
+    })();
+  }
+
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+  }
+}

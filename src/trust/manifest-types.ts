@@ -1,0 +1,44 @@
+// The signed manifest payload (contract, see docs/protocol.md): what a fleet promises about one target version.
+
+export type Compression = 'xz' | 'none';
+
+/** One way to get from a base (or from nothing) to the target's ZFS snapshot. */
+export interface StreamOffer {
+  /** Base version the incremental stream applies to; null for a full stream. */
+  from: number | null;
+  /** Mirrors, tried in order; relative URLs resolve against the manifest's URL. */
+  urls: string[];
+  /** Exact byte length of the (compressed) file. */
+  size: number;
+  /** Lowercase hex sha256 of the (compressed) file. */
+  sha256: string;
+  compression: Compression;
+}
+
+export interface Manifest {
+  schema: 1;
+  /** Monotonic integer; also the ZFS snapshot name on the device (<pool>/<dataset>@<version>). */
+  version: number;
+  label: string;
+  /** Hardware models this image applies to. */
+  hardware: string[];
+  channel: string;
+  /** ISO-8601 instants. */
+  issued: string;
+  expires: string;
+  /** The exported image file (/images/<version>.img). */
+  image: { size: number; sha256: string };
+  streams: StreamOffer[];
+}
+
+/** A signed envelope: signatures cover the raw payload bytes (base64-decoded), nothing else. */
+export interface Envelope {
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
+
+export interface TrustedKey {
+  keyid: string;
+  /** base64 of the 32-byte ed25519 public key. */
+  publicKey: string;
+}

@@ -1,0 +1,13 @@
+// Test runner settings: real tools (zfs-fuse, HTTPS, SQLite) are slow and shared, so files run one at a time.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    fileParallelism: false,
+    pool: 'forks',
+    globalSetup: ['test/support/global-setup.ts'],
+  },
+});
