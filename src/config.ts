@@ -31,7 +31,8 @@ export interface Config {
     chunkFsyncBytes: number;
   };
   space: { reserveBytes: number; keepImages: number };
-  state: { maxResumes: number };
+  state: { maxResumes: number; maxFailures: number };
+  boot: { cmdlineFile: string; imageParam: string };
   logLevel: string;
 }
 
@@ -88,7 +89,8 @@ const SCHEMA = obj({
     chunkFsyncBytes: int(8 << 20, 1 << 16),
   }),
   space: obj({ reserveBytes: int(64 << 20, 0), keepImages: int(2, 1, 100) }),
-  state: obj({ maxResumes: int(8, 1, 1000) }),
+  state: obj({ maxResumes: int(8, 1, 1000), maxFailures: int(20, 1, 10000) }),
+  boot: obj({ cmdlineFile: str('/proc/cmdline'), imageParam: str('ua.image') }),
   logLevel: str('info', { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
 });
 

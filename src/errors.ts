@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   E_DECOMPRESS: 'stream could not be decompressed',
   E_IMAGE_HASH: 'exported image does not match the signed sha256',
   E_IMAGE_SIZE: 'exported image size differs from the signed size',
+  E_IMAGE_SOURCE: 'the snapshot holds no readable image to export',
   E_NO_SPACE: 'not enough free space',
   E_STATE_DB: 'state database error',
   E_STATE_TRANSITION: 'illegal phase transition',
@@ -44,6 +45,7 @@ export const ERROR_CODES = {
   E_NO_DEPLOYMENT: 'no such deployment',
   E_CHECKIN: 'check-in failed',
   E_DAEMON: 'daemon control socket error',
+  E_SUPERSEDED: 'deployment replaced by a newer target before it armed anything',
   E_INTERNAL: 'unexpected internal error',
 } as const;
 

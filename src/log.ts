@@ -1,12 +1,12 @@
 // Structured, synchronous logging (pino to fd 1/2): the agent reboots on purpose, so nothing may sit in a buffer.
-import { pino, type Logger } from 'pino';
+import { pino, destination, type Logger } from 'pino';
 
 export type { Logger };
 
 export function createLogger(opts: { level?: string; name?: string; fd?: number } = {}): Logger {
   return pino(
     { name: opts.name ?? 'upgrade-agent', level: opts.level ?? process.env['UPGRADE_AGENT_LOG_LEVEL'] ?? 'info' },
-    pino.destination({ fd: opts.fd ?? 1, sync: true }),
+    destination({ fd: opts.fd ?? 1, sync: true }),
   );
 }
 

@@ -31,6 +31,7 @@ const MIGRATIONS: string[] = [
      download_validator TEXT,
      downloaded_bytes INTEGER NOT NULL DEFAULT 0,
      resumes INTEGER NOT NULL DEFAULT 0,
+     failures INTEGER NOT NULL DEFAULT 0,
      next_attempt_at INTEGER,
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL

@@ -23,6 +23,7 @@ export interface Deployment {
   downloadValidator: string | null;
   downloadedBytes: number;
   resumes: number;
+  failures: number;
   nextAttemptAt: number | null;
   createdAt: number;
   updatedAt: number;
@@ -57,7 +58,7 @@ export type DeploymentPatch = Partial<
   Pick<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'nextAttemptAt' | 'reasonCode' | 'reason'
+    | 'downloadedBytes' | 'resumes' | 'failures' | 'nextAttemptAt' | 'reasonCode' | 'reason'
   >
 >;
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: installs what the project needs, then runs the demo, the tests or the benchmarks.
+#   scripts/dev.sh demo | test | bench | e2e | setup
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux python3 make g++)
+
+need_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+
+need_npm() {
+  # Reinstall when the lock file changed since the last install (or there is no install at all).
+  local stamp=node_modules/.ua-lock-sha
+  local want; want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: npm ci" >&2
+    npm ci --no-audit --no-fund --foreground-scripts >&2
+    echo "$want" > "$stamp"
+  fi
+}
+
+need_zfs_fuse() {
+  if ! pgrep -x zfs-fuse >/dev/null; then
+    echo "setup: starting zfs-fuse" >&2
+    zfs-fuse -p /run/zfs-fuse.pid
+    for _ in $(seq 1 50); do zpool list >/dev/null 2>&1 && return 0; sleep 0.2; done
+    echo "setup: zfs-fuse did not come up (is /dev/fuse there?)" >&2
+    return 1
+  fi
+}
+
+setup() { need_apt; need_npm; need_zfs_fuse; }
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  setup) setup ;;
+  demo) setup; npm run --silent demo -- "$@" ;;
+  test)
+    setup
+    mkdir -p .cache
+    rc=0
+    npm test -- --reporter=default --reporter=json --outputFile=.cache/vitest-report.json "$@" || rc=$?
+    node scripts/test-summary.mjs .cache/vitest-report.json || rc=1
+    exit "$rc"
+    ;;
+  bench) setup; npm run --silent bench -- "$@" ;;
+  *) echo "usage: scripts/dev.sh demo|test|bench|setup" >&2; exit 64 ;;
+esac

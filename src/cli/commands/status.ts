@@ -1,0 +1,57 @@
+// `status`, `history`, `images`: read the state database read-only, so they work with the daemon down.
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../../config.js';
+import { openStateDbReadOnly } from '../../state/db.js';
+import { Store } from '../../state/store.js';
+import { readBootedVersion, readCommittedVersion } from '../../core/device-facts.js';
+import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type StatusView } from '../status-view.js';
+import { daemonRunning } from '../../daemon/control.js';
+
+export function listImages(imagesDir: string): StatusView['images'] {
+  if (!existsSync(imagesDir)) return [];
+  return readdirSync(imagesDir)
+    .map((name) => /^(\d+)\.img$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ version: Number(m[1]), path: join(imagesDir, m[0]), size: statSync(join(imagesDir, m[0])).size }))
+    .sort((a, b) => a.version - b.version);
+}
+
+export async function statusView(config: Config): Promise<StatusView> {
+  const db = openStateDbReadOnly(config.paths.stateDir);
+  try {
+    const store = db ? new Store(db) : null;
+    const active = store?.active() ?? store?.list(1)[0] ?? null;
+    const fv = store?.getFloor('version') ?? null;
+    return {
+      schema: STATUS_SCHEMA,
+      device: { id: config.deviceId, hardware: config.hardware, channel: config.channel },
+      bootedVersion: readBootedVersion(config),
+      committedVersion: store ? readCommittedVersion(store, config) : readBootedVersion(config),
+      floors: { version: fv === null ? null : Number(fv), issued: store?.getFloor('issued') ?? null },
+      deployment: active ? deploymentView(active) : null,
+      images: listImages(config.paths.imagesDir),
+      daemon: { running: await daemonRunning(config.paths.socket) },
+    };
+  } finally {
+    db?.close();
+  }
+}
+
+export async function statusCommand(config: Config, json: boolean): Promise<string> {
+  const v = await statusView(config);
+  return json ? JSON.stringify(v, null, 2) : renderStatus(v);
+}
+
+export function historyCommand(config: Config, json: boolean): string {
+  const db = openStateDbReadOnly(config.paths.stateDir);
+  const entries = db ? new Store(db).history(500).reverse() : [];
+  db?.close();
+  return json ? JSON.stringify(historyView(entries), null, 2) : renderHistory(entries);
+}
+
+export function imagesCommand(config: Config, json: boolean): string {
+  const images = listImages(config.paths.imagesDir);
+  if (json) return JSON.stringify({ schema: STATUS_SCHEMA, images }, null, 2);
+  return images.map((i) => `${i.version}\t${i.size}\t${i.path}`).join('\n');
+}

@@ -1,0 +1,72 @@
+// Accepting a target: verify the signed manifest against trust and floors, then decide what it does to state.
+import type { Config } from '../config.js';
+import type { Store, Deployment } from '../state/store.js';
+import type { Logger } from '../log.js';
+import { verifyManifest } from '../trust/manifest.js';
+import { decideTarget, type TargetDecision } from './decide.js';
+import { isReplaceable } from './phases.js';
+import { readCommittedVersion } from './device-facts.js';
+
+export interface AcceptResult {
+  decision: TargetDecision;
+  deployment: Deployment | null;
+}
+
+/**
+ * Verifies `doc` (signatures, expiry with the clock floor, version floor, hardware, channel, size cap) and
+ * records a deployment. Raises the floors only after the manifest is accepted.
+ */
+export function acceptManifest(
+  deps: { config: Config; store: Store; log: Logger; now: () => number },
+  doc: Uint8Array,
+  manifestUrl: string | null,
+  opts: { allowDowngrade?: boolean } = {},
+): AcceptResult {
+  const { config, store, log } = deps;
+  const floorVersion = store.getFloor('version');
+  const { manifest, payloadSha256 } = verifyManifest(doc, {
+    trusted: config.trust.keys,
+    threshold: config.trust.threshold,
+    maxBytes: config.trust.maxManifestBytes,
+    now: new Date(deps.now()),
+    newestIssued: store.getFloor('issued'),
+    versionFloor: floorVersion === null ? null : Number(floorVersion),
+    hardware: config.hardware,
+    channel: config.channel,
+    allowDowngrade: opts.allowDowngrade ?? config.trust.allowDowngrade,
+  });
+  const active = store.active();
+  const decision = decideTarget(
+    { version: manifest.version, payloadSha256 },
+    readCommittedVersion(store, config),
+    active && { id: active.id, version: active.version, payloadSha256: active.payloadSha256, phase: active.phase, replaceable: isReplaceable(active.phase) },
+  );
+  store.raiseFloors(manifest.version, manifest.issued);
+  log.info({ version: manifest.version, decision }, 'manifest accepted');
+  switch (decision.kind) {
+    case 'up-to-date':
+      store.journal('up-to-date', null, { version: manifest.version });
+      return { decision, deployment: null };
+    case 'busy':
+      store.journal('target-deferred', decision.deploymentId, { version: manifest.version, phase: decision.phase });
+      return { decision, deployment: store.get(decision.deploymentId) };
+    case 'same':
+      return { decision, deployment: store.get(decision.deploymentId) };
+    case 'start':
+      if (decision.replaces !== null) {
+        store.transition(decision.replaces, 'cancelled', { reasonCode: 'E_SUPERSEDED', reason: `superseded by version ${manifest.version}` });
+      }
+      return {
+        decision,
+        deployment: store.create({
+          version: manifest.version,
+          label: manifest.label,
+          manifestUrl,
+          envelope: Buffer.from(doc),
+          payloadSha256,
+          imageSize: manifest.image.size,
+          imageSha256: manifest.image.sha256,
+        }),
+      };
+  }
+}

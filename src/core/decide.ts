@@ -1,0 +1,69 @@
+// Pure decisions of the prefetch side: which stream to fetch, when to check in next, what a new target does.
+import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
+import { UpgradeError } from '../errors.js';
+
+/** Delta from the device's base first; the full stream when no delta from that base is offered. */
+export function selectStream(m: Manifest, base: number | null): StreamOffer {
+  if (base !== null) {
+    const delta = m.streams.find((s) => s.from === base);
+    if (delta) return delta;
+  }
+  const full = m.streams.find((s) => s.from === null);
+  if (full) return full;
+  throw new UpgradeError('E_MANIFEST_NO_STREAM', `manifest ${m.version} has no stream from base ${base ?? '(none)'} and no full stream`, {
+    context: { version: m.version, base, offered: m.streams.map((s) => s.from) },
+  });
+}
+
+export interface CheckinSchedule {
+  intervalSec: number;
+  jitterSec: number;
+  backoffMaxSec: number;
+}
+
+/**
+ * Delay before the next check-in: the interval plus random jitter (so a fleet does not call in lock-step), or
+ * exponential backoff after failures, and never sooner than a server's Retry-After.
+ */
+export function nextCheckinDelayMs(s: CheckinSchedule, failures: number, retryAfterSec: number | null, random: number): number {
+  const jitter = Math.floor(random * s.jitterSec * 1000);
+  let base: number;
+  if (failures > 0) {
+    const exp = Math.min(s.backoffMaxSec, 30 * 2 ** Math.min(failures - 1, 20));
+    base = exp * 1000;
+  } else {
+    base = s.intervalSec * 1000;
+  }
+  const floor = retryAfterSec === null ? 0 : retryAfterSec * 1000;
+  return Math.max(base + jitter, floor);
+}
+
+/** Parses Retry-After (delta-seconds or an HTTP-date) into milliseconds from `nowMs`. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number, fallbackMs: number): number {
+  if (!value) return fallbackMs;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? fallbackMs : Math.max(0, at - nowMs);
+}
+
+export type TargetDecision =
+  | { kind: 'up-to-date' }
+  | { kind: 'same'; deploymentId: number }
+  | { kind: 'start'; replaces: number | null }
+  | { kind: 'busy'; deploymentId: number; phase: string };
+
+/**
+ * What a verified target does to the current state: nothing when we have it already, continue an active
+ * deployment of the same version, replace an active one that armed nothing, or wait while the switch is on.
+ */
+export function decideTarget(
+  target: { version: number; payloadSha256: string },
+  committed: number | null,
+  active: { id: number; version: number; payloadSha256: string; phase: string; replaceable: boolean } | null,
+): TargetDecision {
+  if (active && active.version === target.version) return { kind: 'same', deploymentId: active.id };
+  if (active && !active.replaceable) return { kind: 'busy', deploymentId: active.id, phase: active.phase };
+  if (committed !== null && target.version <= committed) return { kind: 'up-to-date' };
+  return { kind: 'start', replaces: active ? active.id : null };
+}

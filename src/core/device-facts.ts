@@ -1,0 +1,34 @@
+// What is true about the device right now: booted and committed image versions, free space. Read, never cached.
+import { readFileSync, statfsSync, existsSync } from 'node:fs';
+import type { Config } from '../config.js';
+import type { Store } from '../state/store.js';
+
+/** Version named by `<param>=/…/<version>.img` on a kernel command line; null when absent. Pure. */
+export function bootedVersionFromCmdline(cmdline: string, param: string): number | null {
+  for (const word of cmdline.trim().split(/\s+/)) {
+    if (!word.startsWith(`${param}=`)) continue;
+    const m = /(?:^|\/)(\d+)\.img$/.exec(word.slice(param.length + 1));
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+export function readBootedVersion(cfg: Config): number | null {
+  if (!existsSync(cfg.boot.cmdlineFile)) return null;
+  return bootedVersionFromCmdline(readFileSync(cfg.boot.cmdlineFile, 'utf8'), cfg.boot.imageParam);
+}
+
+/** The committed image: recorded by the switch; before any switch, the image the device booted. */
+export function readCommittedVersion(store: Store, cfg: Config): number | null {
+  const v = store.getMeta('committed_version');
+  return v === null ? readBootedVersion(cfg) : Number(v);
+}
+
+export function freeBytes(path: string): number {
+  try {
+    const s = statfsSync(path);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,105 @@
+// The prefetch runner: takes a deployment from pending to ready, one step at a time, intent before effect.
+import type { Config } from '../config.js';
+import type { Store, Deployment } from '../state/store.js';
+import type { Logger } from '../log.js';
+import type { Zfs } from '../adapters/zfs.js';
+import type { Dispatcher } from 'undici';
+import { asUpgradeError, RetryLaterError, StateError } from '../errors.js';
+import { loopBreakerTripped, resumeAction, STEPS, type StepName } from './phases.js';
+import { runDownload, runExport, runImport, type StepContext } from './steps.js';
+
+export interface RunnerDeps {
+  config: Config;
+  store: Store;
+  zfs: Zfs;
+  dispatcher: Dispatcher;
+  log: Logger;
+  now: () => number;
+}
+
+export type RunOutcome =
+  | { kind: 'ready'; deployment: Deployment }
+  | { kind: 'retry'; at: number; code: string; deployment: Deployment }
+  | { kind: 'failed'; deployment: Deployment }
+  | { kind: 'idle'; deployment: Deployment | null };
+
+/** Transient faults keep the phase and retry with backoff; anything else (trust, integrity) fails the deployment. */
+const TRANSIENT = new Set([
+  'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_MIRRORS_EXHAUSTED', 'E_DOWNLOAD_SLOW', 'E_DOWNLOAD_DEADLINE',
+  'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER',
+]);
+
+const STEP_FNS: Record<StepName, (ctx: StepContext, d: Deployment) => Promise<void>> = {
+  download: runDownload,
+  import: runImport,
+  export: runExport,
+};
+
+export class Runner {
+  constructor(private readonly deps: RunnerDeps) {}
+
+  /**
+   * Called once when the agent starts: a deployment found in an in-progress phase was interrupted (crash, kill,
+   * power cut). Count it; past the limit the loop breaker fails it instead of cycling forever.
+   */
+  recover(): Deployment | null {
+    const { store, config, log } = this.deps;
+    const d = store.active();
+    if (!d) return null;
+    const action = resumeAction(d.phase);
+    if (action.kind !== 'step' || !action.recovering) return d;
+    const resumes = d.resumes + 1;
+    if (loopBreakerTripped(resumes, config.state.maxResumes)) {
+      log.error({ id: d.id, phase: d.phase, resumes }, 'loop breaker: failing deployment');
+      return store.transition(d.id, 'failed', { resumes, reasonCode: 'E_LOOP_BREAKER', reason: `interrupted ${resumes} times in ${d.phase}` });
+    }
+    log.warn({ id: d.id, phase: d.phase, resumes }, 'resuming interrupted deployment');
+    store.journal('resumed', d.id, { phase: d.phase, resumes });
+    return store.update(d.id, { resumes });
+  }
+
+  /** Runs steps until the deployment is ready, fails, or must wait (come back later / transient fault). */
+  async advance(id: number): Promise<RunOutcome> {
+    const { store, log } = this.deps;
+    const ctx: StepContext = { ...this.deps };
+    for (;;) {
+      const d = store.get(id);
+      const action = resumeAction(d.phase);
+      if (action.kind === 'wait-window') return { kind: 'ready', deployment: d };
+      if (action.kind !== 'step') return d.phase === 'failed' ? { kind: 'failed', deployment: d } : { kind: 'idle', deployment: d };
+      const step = STEPS[action.step];
+      log.info({ id, version: d.version, step: action.step, phase: d.phase }, 'step start');
+      try {
+        // Intent: the in-progress phase is durable before the effect starts.
+        if (d.phase !== step.during) store.transition(id, step.during, {}, `${action.step}:start`);
+        await STEP_FNS[action.step](ctx, store.get(id));
+        store.transition(id, step.done, { failures: 0, nextAttemptAt: null }, `${action.step}:done`);
+        log.info({ id, version: d.version, step: action.step, phase: step.done }, 'step done');
+      } catch (err) {
+        return this.onError(id, action.step, err);
+      }
+    }
+  }
+
+  private onError(id: number, step: StepName, raw: unknown): RunOutcome {
+    const { store, log, config, now } = this.deps;
+    const err = asUpgradeError(raw);
+    if (err instanceof StateError && err.code === 'E_STATE_TRANSITION') throw err;
+    const d = store.get(id);
+    if (TRANSIENT.has(err.code)) {
+      const failures = d.failures + (err instanceof RetryLaterError ? 0 : 1);
+      if (failures <= config.state.maxFailures) {
+        const delay = err instanceof RetryLaterError ? err.retryAfterMs : Math.min(30_000 * 2 ** Math.min(failures - 1, 10), 3_600_000);
+        const at = now() + delay;
+        log.warn({ id, step, code: err.code, err: err.message, retryInMs: delay }, 'step deferred');
+        store.journal(`${step}:deferred`, id, { code: err.code, message: err.message, retryAt: at });
+        return { kind: 'retry', at, code: err.code, deployment: store.update(id, { failures, nextAttemptAt: at, reasonCode: err.code, reason: err.message }) };
+      }
+    }
+    log.error({ id, step, code: err.code, err: err.message, context: err.context }, 'step failed');
+    const failed = store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, `${step}:failed`, {
+      code: err.code, message: err.message, context: err.context,
+    });
+    return { kind: 'failed', deployment: failed };
+  }
+}

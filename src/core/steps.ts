@@ -1,0 +1,134 @@
+// Glue between a deployment row and the step modules: each step reads what it needs and checks what is true first.
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunnerDeps } from './runner.js';
+import type { Deployment } from '../state/store.js';
+import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
+import { parseManifestPayload } from '../trust/manifest.js';
+import { selectStream } from './decide.js';
+import { freeBytes } from './device-facts.js';
+import { downloadStream } from '../steps/prefetch.js';
+import { importStream } from '../steps/import.js';
+import { exportImage } from '../steps/export.js';
+import { SpaceError } from '../errors.js';
+import { fsyncDir } from '../util/atomic-file.js';
+
+export type StepContext = RunnerDeps;
+
+export function downloadsDir(stateDir: string): string {
+  return join(stateDir, 'downloads');
+}
+
+/** Where a deployment's stream lives: `.part` while downloading, the bare name once complete and hashed. */
+export function streamPaths(stateDir: string, d: Pick<Deployment, 'id' | 'version' | 'streamFrom'>): { partial: string; complete: string } {
+  const base = join(downloadsDir(stateDir), `${d.id}-${d.streamFrom ?? 'full'}-${d.version}.zfs`);
+  return { partial: `${base}.part`, complete: base };
+}
+
+/** The signed payload stored with the deployment (its signatures were verified when it was accepted). */
+export function manifestOf(d: Deployment): Manifest {
+  const env = JSON.parse(Buffer.from(d.envelope).toString('utf8')) as { payload: string };
+  return parseManifestPayload(Buffer.from(env.payload, 'base64'));
+}
+
+function chosenStream(m: Manifest, d: Deployment): StreamOffer {
+  const s = m.streams.find((x) => x.from === d.streamFrom);
+  if (!s) throw new Error(`deployment ${d.id}: recorded stream from ${d.streamFrom} is not in its manifest`);
+  return s;
+}
+
+export async function runDownload(ctx: StepContext, d0: Deployment): Promise<void> {
+  const { config, store, zfs, dispatcher, log, now } = ctx;
+  let d = d0;
+  const m = manifestOf(d);
+  if (d.streamSha256 === null) {
+    // First entry: choose delta-from-base or full once, and persist the choice before fetching anything.
+    const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
+    const snaps = await zfs.snapshots(dataset);
+    const base = snaps.length > 0 ? (snaps[snaps.length - 1]?.version ?? null) : null;
+    const s = selectStream(m, base);
+    d = store.update(d.id, { streamFrom: s.from, streamSize: s.size, streamSha256: s.sha256, compression: s.compression });
+    store.journal('stream-selected', d.id, { from: s.from, size: s.size, base });
+  }
+  const stream = chosenStream(m, d);
+  const paths = streamPaths(config.paths.stateDir, d);
+  if (existsSync(paths.complete)) return; // hashed and renamed by an earlier run
+  mkdirSync(downloadsDir(config.paths.stateDir), { recursive: true });
+  const have = d.downloadedBytes;
+  const need = stream.size - have + config.space.reserveBytes;
+  const free = freeBytes(downloadsDir(config.paths.stateDir));
+  if (free < need) {
+    throw new SpaceError('E_NO_SPACE', `need ${need} bytes free for the download, have ${free}`, {
+      context: { path: downloadsDir(config.paths.stateDir), need, free },
+    });
+  }
+  const res = await downloadStream({
+    urls: stream.urls,
+    baseUrl: d.manifestUrl ?? undefined,
+    size: stream.size,
+    sha256: stream.sha256,
+    partialPath: paths.partial,
+    saved: d.downloadUrl ? { url: d.downloadUrl, validator: d.downloadValidator ?? undefined } : null,
+    onProgress: (p) => {
+      store.update(d.id, { downloadUrl: p.url, downloadValidator: p.validator, downloadedBytes: p.bytes });
+      log.info({ id: d.id, version: d.version, bytes: p.bytes, size: stream.size }, 'download progress');
+    },
+    dispatcher,
+    limits: {
+      minBytesPerSec: config.download.minBytesPerSec,
+      slowWindowSec: config.download.slowWindowSec,
+      deadlineSec: config.download.deadlineSec,
+      headersTimeoutSec: config.download.headersTimeoutSec,
+    },
+    checkpointBytes: config.download.chunkFsyncBytes,
+    now,
+    log,
+  });
+  renameSync(paths.partial, paths.complete);
+  fsyncDir(downloadsDir(config.paths.stateDir));
+  store.journal('downloaded', d.id, { url: res.url, bytes: res.bytes, sha256: res.sha256 });
+}
+
+export async function runImport(ctx: StepContext, d: Deployment): Promise<void> {
+  const { config, zfs, log, store } = ctx;
+  const m = manifestOf(d);
+  const stream = chosenStream(m, d);
+  const paths = streamPaths(config.paths.stateDir, d);
+  const result = await importStream(
+    { zfs, log },
+    {
+      streamPath: paths.complete,
+      size: stream.size,
+      sha256: stream.sha256,
+      compression: stream.compression,
+      pool: config.zfs.pool,
+      dataset: config.zfs.dataset,
+      fromVersion: stream.from,
+      toVersion: d.version,
+      busyTimeoutSec: config.zfs.busyTimeoutSec,
+    },
+  );
+  store.journal('imported', d.id, { result });
+  // The snapshot is the durable copy now; the stream file only costs space.
+  rmSync(paths.complete, { force: true });
+  rmSync(paths.partial, { force: true });
+}
+
+export async function runExport(ctx: StepContext, d: Deployment): Promise<void> {
+  const { config, zfs, log, store } = ctx;
+  const result = await exportImage(
+    { zfs, log },
+    {
+      pool: config.zfs.pool,
+      dataset: config.zfs.dataset,
+      layout: config.zfs.layout,
+      imageFile: config.zfs.imageFile,
+      version: d.version,
+      imagesDir: config.paths.imagesDir,
+      size: d.imageSize,
+      sha256: d.imageSha256,
+      reserveBytes: config.space.reserveBytes,
+    },
+  );
+  store.journal('exported', d.id, { result, path: join(config.paths.imagesDir, `${d.version}.img`) });
+}

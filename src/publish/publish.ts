@@ -1,0 +1,151 @@
+// Publisher: zfs send (-i) streams between snapshots, compressed and hashed as they stream, plus a signed manifest.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { Zfs } from '../adapters/zfs.js';
+import type { SecretKey } from '../trust/keys.js';
+import type { Compression, Manifest, StreamOffer } from '../trust/manifest-types.js';
+import { signPayload } from '../trust/sign.js';
+import { commitRename, writeFileAtomic } from '../util/atomic-file.js';
+import { sha256OfFd } from '../util/sha256.js';
+import { UpgradeError, UsageError } from '../errors.js';
+
+export interface PublishOptions {
+  dataset: string;
+  outDir: string;
+  version: number;
+  label: string;
+  hardware: string[];
+  channel: string;
+  expiresDays: number;
+  /** Base versions to make incremental streams from, or every earlier snapshot. */
+  from: number[] | 'all';
+  full: boolean;
+  compression: Compression;
+  /** Absolute URL prefixes of mirrors serving the same directory (added after the relative URL). */
+  mirrors: string[];
+  imageFile: string;
+  keys: SecretKey[];
+}
+
+export interface PublishResult {
+  manifest: string;
+  version: number;
+  image: { size: number; sha256: string };
+  streams: { from: number | null; file: string; size: number; sha256: string }[];
+}
+
+export const streamFileName = (from: number | null, to: number, c: Compression): string =>
+  `${from === null ? 'full' : from}-${to}.zfs${c === 'xz' ? '.xz' : ''}`;
+
+/** Writes one `zfs send` stream to `path` (tmp → rename), through `xz` when asked, hashing what lands on disk. */
+async function writeStream(zfs: Zfs, snap: string, from: string | undefined, path: string, c: Compression): Promise<{ size: number; sha256: string }> {
+  const tmp = `${path}.tmp`;
+  const send = zfs.send(snap, from);
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const out = createWriteStream(tmp, { mode: 0o644 });
+  try {
+    if (c === 'xz') {
+      // -T1 keeps output identical across machines; the device decompresses with plain `xz -dc`.
+      const xz = spawn('xz', ['-c', '-6', '-T1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const xzDone = new Promise<void>((resolve, reject) =>
+        xz.on('close', (code) => (code === 0 ? resolve() : reject(new UpgradeError('E_DECOMPRESS', `xz exited ${code}`)))),
+      );
+      await Promise.all([pipeline(send.stdout, xz.stdin), pipeline(xz.stdout, tap, out), xzDone, send.done]);
+    } else {
+      await Promise.all([pipeline(send.stdout, tap, out), send.done]);
+    }
+    const fh = await open(tmp, 'r');
+    await fh.sync();
+    await fh.close();
+    commitRename(tmp, path);
+  } catch (err) {
+    send.kill();
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** Size and sha256 of the image file inside a snapshot, read through a temporary read-only clone. */
+async function imageDigest(zfs: Zfs, dataset: string, version: number, imageFile: string): Promise<{ size: number; sha256: string }> {
+  const clone = `${dataset}.publish-${version}`;
+  if (await zfs.exists(clone)) await zfs.destroy(clone);
+  await zfs.clone(`${dataset}@${version}`, clone, { readonly: 'on' });
+  try {
+    let mp = await zfs.mountpoint(clone);
+    if (mp === null) {
+      await zfs.mount(clone);
+      mp = await zfs.mountpoint(clone);
+    }
+    if (mp === null) throw new UpgradeError('E_ZFS_COMMAND', `clone ${clone} has no mountpoint`);
+    const fh = await open(join(mp, imageFile), 'r');
+    try {
+      return await sha256OfFd(fh.fd);
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await zfs.destroy(clone);
+  }
+}
+
+export async function publish(deps: { zfs: Zfs; now: () => number }, o: PublishOptions): Promise<PublishResult> {
+  const { zfs } = deps;
+  if (o.keys.length === 0) throw new UsageError('E_USAGE', 'publish needs at least one --key');
+  const snaps = await zfs.snapshots(o.dataset);
+  if (!snaps.some((s) => s.version === o.version)) {
+    throw new UsageError('E_USAGE', `${o.dataset}@${o.version} does not exist`, { context: { have: snaps.map((s) => s.version) } });
+  }
+  const bases = o.from === 'all' ? snaps.filter((s) => s.version < o.version).map((s) => s.version) : o.from;
+  for (const b of bases) {
+    if (b >= o.version || !snaps.some((s) => s.version === b)) throw new UsageError('E_USAGE', `no usable base snapshot ${o.dataset}@${b}`);
+  }
+  mkdirSync(join(o.outDir, 'streams'), { recursive: true });
+  mkdirSync(join(o.outDir, 'manifests'), { recursive: true });
+  const image = await imageDigest(zfs, o.dataset, o.version, o.imageFile);
+  const offers: StreamOffer[] = [];
+  const made: PublishResult['streams'] = [];
+  for (const from of [...bases, ...(o.full ? [null] : [])]) {
+    const file = streamFileName(from, o.version, o.compression);
+    const path = join(o.outDir, 'streams', file);
+    const fromSnap = from === null ? undefined : `${o.dataset}@${from}`;
+    const digest = await writeStream(zfs, `${o.dataset}@${o.version}`, fromSnap, path, o.compression);
+    offers.push({
+      from,
+      urls: [`../streams/${file}`, ...o.mirrors.map((m) => `${m.replace(/\/+$/, '')}/streams/${file}`)],
+      size: digest.size,
+      sha256: digest.sha256,
+      compression: o.compression,
+    });
+    made.push({ from, file: path, ...digest });
+  }
+  const issued = new Date(deps.now());
+  const manifest: Manifest = {
+    schema: 1,
+    version: o.version,
+    label: o.label,
+    hardware: o.hardware,
+    channel: o.channel,
+    issued: issued.toISOString(),
+    expires: new Date(issued.getTime() + o.expiresDays * 86_400_000).toISOString(),
+    image,
+    streams: offers,
+  };
+  const manifestPath = join(o.outDir, 'manifests', `${o.version}.json`);
+  writeFileAtomic(manifestPath, JSON.stringify(signPayload(Buffer.from(JSON.stringify(manifest)), o.keys)));
+  if (!existsSync(manifestPath)) throw new UpgradeError('E_INTERNAL', `manifest ${manifestPath} was not written`);
+  return { manifest: manifestPath, version: o.version, image, streams: made };
+}

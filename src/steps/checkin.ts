@@ -1,0 +1,81 @@
+// Check-in: report where the device stands to the fleet server and learn the target (POST /v1/checkin).
+import type { Dispatcher } from 'undici';
+import { fetchCapped } from '../adapters/http.js';
+import { CheckinError, RetryLaterError, UpgradeError } from '../errors.js';
+import { parseRetryAfter } from '../core/decide.js';
+
+export const CHECKIN_SCHEMA = 1;
+
+export interface CheckinReport {
+  deviceId: string;
+  hardware: string;
+  channel: string;
+  agentVersion: string;
+  bootedVersion: number | null;
+  committedVersion: number | null;
+  deployment: { version: number; phase: string } | null;
+  lastError: { code: string; message: string } | null;
+  freeBytes: { images: number; state: number };
+}
+
+export interface CheckinAnswer {
+  target: { version: number; manifestUrl: string } | null;
+  checkinIntervalSec: number | null;
+}
+
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** Sends one check-in. 429/503 with Retry-After become RetryLaterError; anything else odd is E_CHECKIN. */
+export async function checkIn(fleetUrl: string, report: CheckinReport, dispatcher: Dispatcher, now: () => number = Date.now): Promise<CheckinAnswer> {
+  const url = new URL('v1/checkin', fleetUrl.endsWith('/') ? fleetUrl : `${fleetUrl}/`).toString();
+  let res;
+  try {
+    res = await fetchCapped(url, {
+      dispatcher,
+      maxBytes: MAX_ANSWER_BYTES,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ schema: CHECKIN_SCHEMA, ...report }),
+    });
+  } catch (err) {
+    throw new CheckinError('E_CHECKIN', `check-in to ${url} failed: ${(err as Error).message}`, { cause: err, context: { url } });
+  }
+  if (res.status === 429 || res.status === 503) {
+    const ra = res.headers['retry-after'];
+    throw new RetryLaterError(parseRetryAfter(Array.isArray(ra) ? ra[0] : ra, now(), 60_000), url);
+  }
+  if (res.status !== 200) {
+    throw new CheckinError('E_CHECKIN', `check-in to ${url} answered HTTP ${res.status}`, { context: { url, status: res.status } });
+  }
+  return parseAnswer(res.body, url, fleetUrl);
+}
+
+/** Strictly parses the server's answer; relative manifest URLs resolve against the fleet URL. Pure. */
+export function parseAnswer(body: Uint8Array, url: string, fleetUrl: string): CheckinAnswer {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch (err) {
+    throw new CheckinError('E_CHECKIN', `check-in answer from ${url} is not JSON`, { cause: err, context: { url } });
+  }
+  const bad = (why: string): never => {
+    throw new CheckinError('E_CHECKIN', `check-in answer from ${url}: ${why}`, { context: { url } });
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) bad('not an object');
+  const o = json as Record<string, unknown>;
+  const interval = o['checkinIntervalSec'];
+  if (interval !== undefined && interval !== null && (!Number.isInteger(interval) || (interval as number) < 1)) bad('bad checkinIntervalSec');
+  const t = o['target'];
+  if (t === null || t === undefined) return { target: null, checkinIntervalSec: (interval as number | undefined) ?? null };
+  if (typeof t !== 'object' || Array.isArray(t)) bad('target must be an object or null');
+  const { version, manifest } = t as Record<string, unknown>;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) bad('target.version must be a positive integer');
+  if (typeof manifest !== 'string' || manifest === '') bad('target.manifest must be a URL');
+  let manifestUrl: string;
+  try {
+    manifestUrl = new URL(manifest as string, fleetUrl.endsWith('/') ? fleetUrl : `${fleetUrl}/`).toString();
+  } catch (err) {
+    throw new UpgradeError('E_CHECKIN', `check-in answer from ${url}: bad manifest URL`, { cause: err });
+  }
+  return { target: { version: version as number, manifestUrl }, checkinIntervalSec: (interval as number | undefined) ?? null };
+}

@@ -1,0 +1,52 @@
+// The one wiring point: real adapters (zfs CLI, undici, SQLite, clock, logger) assembled from the config.
+import { readFileSync } from 'node:fs';
+import type { Config } from './config.js';
+import { loadConfig, configPathFrom } from './config.js';
+import { openStateDb } from './state/db.js';
+import { Store } from './state/store.js';
+import { createLogger, type Logger } from './log.js';
+import { ZfsCli } from './adapters/zfs.js';
+import { createDispatcher } from './adapters/http.js';
+import type { RunnerDeps } from './core/runner.js';
+
+export interface Agent extends RunnerDeps {
+  close(): void;
+}
+
+export function readConfig(path: string | undefined): Config {
+  return loadConfig(configPathFrom(path));
+}
+
+export function wireAgent(config: Config, opts: { log?: Logger } = {}): Agent {
+  const log = opts.log ?? createLogger({ level: config.logLevel });
+  const db = openStateDb(config.paths.stateDir);
+  const now = (): number => Date.now();
+  const dispatcher = createDispatcher({
+    caFile: config.fleet.caFile,
+    headersTimeoutMs: config.download.headersTimeoutSec * 1000,
+    bodyTimeoutMs: config.download.slowWindowSec * 1000,
+    connectTimeoutMs: config.download.headersTimeoutSec * 1000,
+  });
+  const zfs = new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log });
+  return {
+    config,
+    store: new Store(db, now),
+    zfs,
+    dispatcher,
+    log,
+    now,
+    close: () => {
+      db.close();
+      void dispatcher.close();
+    },
+  };
+}
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}

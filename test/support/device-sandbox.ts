@@ -1,0 +1,109 @@
+// A whole sandbox for CLI-level tests: publisher pool + signed files over HTTPS, and a device with its own pool and /host.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { createPool, buildImageVersions, makeSendFile, type PublishedImages, type TestPool } from './zfs-pool.js';
+import { makeThrowawayCa, type ThrowawayCa } from './tls.js';
+import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
+import { generateKeyPair, type KeyPair } from '../../src/trust/keys.js';
+import { publish } from '../../src/publish/publish.js';
+import { ZfsCli } from '../../src/adapters/zfs.js';
+import { silentLogger } from '../../src/log.js';
+
+export const CLI = join(process.cwd(), 'dist/src/cli/upgradectl.js');
+
+export interface Fleet {
+  dir: string;
+  ca: ThrowawayCa;
+  key: KeyPair;
+  pubPool: TestPool;
+  images: PublishedImages;
+  www: string;
+  server: FleetServer;
+  /** What POST /v1/checkin answers with: the target version (manifest under manifests/). */
+  target: { version: number | null };
+  publishVersion(version: number, from: number[] | 'all', full?: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFleet(opts: { versions: number; sizeMiB?: number }): Promise<Fleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'ua-fleet-'));
+  mkdirSync(join(dir, 'ca'));
+  const ca = await makeThrowawayCa(join(dir, 'ca'));
+  const key = generateKeyPair();
+  const pubPool = await createPool(dir, 'uapub', 256);
+  const images = await buildImageVersions(pubPool, { workDir: dir, count: opts.versions, sizeMiB: opts.sizeMiB ?? 32 });
+  const www = join(dir, 'www');
+  mkdirSync(www, { recursive: true });
+  const target: { version: number | null } = { version: null };
+  const server = await startFleetServer({
+    root: www,
+    tls: { key: ca.key, cert: ca.cert },
+    checkin: () => ({ target: target.version === null ? null : { version: target.version, manifest: `manifests/${target.version}.json` } }),
+  });
+  const zfs = new ZfsCli({ busyTimeoutSec: 30, log: silentLogger() });
+  return {
+    dir, ca, key, pubPool, images, www, server, target,
+    publishVersion: async (version, from, full = true) => {
+      await publish({ zfs, now: () => Date.now() }, {
+        dataset: images.dataset, outDir: www, version, label: `test ${version}`, hardware: ['test-board'], channel: 'stable',
+        expiresDays: 30, from, full, compression: 'xz', mirrors: [], imageFile: 'root.img', keys: [key],
+      });
+    },
+    close: async () => {
+      await server.close();
+      await pubPool.destroy();
+    },
+  };
+}
+
+export interface Device {
+  dir: string;
+  host: string;
+  pool: TestPool;
+  configPath: string;
+  config: Record<string, unknown>;
+  cli(args: string[], opts?: { reject?: boolean }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  statusJson(): Promise<Record<string, any>>;
+  close(): Promise<void>;
+}
+
+/** A device that runs image 1: its pool holds @1 (from a full stream), /host/images/1.img is "booted". */
+export async function makeDevice(fleet: Fleet, name: string, extra: Record<string, unknown> = {}): Promise<Device> {
+  const dir = mkdtempSync(join(tmpdir(), `ua-dev-${name}-`));
+  const host = join(dir, 'host');
+  mkdirSync(join(host, 'images'), { recursive: true });
+  const pool = await createPool(dir, 'uadev', 256);
+  const seed = join(dir, 'seed.zfs');
+  await makeSendFile(null, `${fleet.images.dataset}@1`, seed, 'none');
+  await execa('sh', ['-c', `zfs recv ${pool.name}/images < ${seed}`]);
+  await execa('zfs', ['set', 'atime=off', `${pool.name}/images`]);
+  await execa('zfs', ['set', 'readonly=on', `${pool.name}/images`]);
+  const cmdline = join(dir, 'cmdline');
+  writeFileSync(cmdline, 'root=/dev/vda1 ua.image=/images/1.img panic=10\n');
+  const config = {
+    deviceId: name,
+    hardware: 'test-board',
+    paths: { hostRoot: host, socket: join(dir, 'agent.sock') },
+    zfs: { pool: pool.name, dataset: 'images' },
+    fleet: { url: fleet.server.url, caFile: fleet.ca.caFile },
+    trust: { keys: [{ keyid: fleet.key.keyid, publicKey: fleet.key.publicKey }] },
+    space: { reserveBytes: 0 },
+    boot: { cmdlineFile: cmdline },
+    logLevel: 'warn',
+    ...extra,
+  };
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const cli: Device['cli'] = async (args, o = {}) => {
+    const r = await execa('node', [CLI, ...args, '--config', configPath], { reject: false, all: false });
+    if (o.reject !== false && r.exitCode !== 0) throw new Error(`upgradectl ${args.join(' ')} exited ${r.exitCode}: ${r.stderr}\n${r.stdout}`);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  return {
+    dir, host, pool, configPath, config, cli,
+    statusJson: async () => JSON.parse((await cli(['status', '--json'])).stdout) as Record<string, any>,
+    close: () => pool.destroy(),
+  };
+}

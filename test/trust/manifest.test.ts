@@ -1,0 +1,191 @@
+// Manifest payload schema and device policy, alone and composed by verifyManifest; every refusal by code.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { UpgradeError } from '../../src/errors.js';
+import { checkManifestPolicy, parseManifestPayload, verifyManifest, type VerifyManifestOptions } from '../../src/trust/manifest.js';
+import type { Manifest } from '../../src/trust/manifest-types.js';
+import { signPayload } from '../../src/trust/sign.js';
+import { FIXTURE_CHANNEL, FIXTURE_HARDWARE, makeKeys, makeManifest, signManifest } from '../support/manifest-fixture.js';
+
+const NOW = new Date('2030-06-01T00:00:00Z');
+const at = (m: Partial<Manifest> = {}): Manifest =>
+  makeManifest({ issued: '2030-05-01T00:00:00Z', expires: '2030-07-01T00:00:00Z', version: 5, ...m });
+
+const { keys, trusted } = makeKeys(2);
+const opts = (o: Partial<VerifyManifestOptions> = {}): VerifyManifestOptions => ({
+  trusted,
+  threshold: 1,
+  maxBytes: 1 << 20,
+  now: NOW,
+  newestIssued: null,
+  versionFloor: 4,
+  hardware: FIXTURE_HARDWARE,
+  channel: FIXTURE_CHANNEL,
+  allowDowngrade: false,
+  ...o,
+});
+const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
+
+function refusal(fn: () => unknown): UpgradeError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UpgradeError);
+    return err as UpgradeError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('verifyManifest', () => {
+  it('accepts a valid manifest and reports the payload sha256', () => {
+    const m = at();
+    const document = signManifest(m, keys);
+    const out = verifyManifest(document, opts({ threshold: 2 }));
+    expect(out.manifest).toEqual(m);
+    const payload = Buffer.from((JSON.parse(document.toString()) as { payload: string }).payload, 'base64');
+    expect(out.payloadSha256).toBe(createHash('sha256').update(payload).digest('hex'));
+    expect(out.effectiveNow.toISOString()).toBe(NOW.toISOString());
+  });
+
+  it('accepts the fixture defaults against the real clock', () => {
+    expect(verifyManifest(signManifest(makeManifest(), [keys[0]!]), opts({ now: new Date(), versionFloor: null })).manifest.version).toBe(2);
+  });
+
+  it('refuses an oversize document before reading it (E_MANIFEST_TOO_LARGE)', () => {
+    const document = signManifest(at(), keys);
+    expect(refusal(() => verifyManifest(document, opts({ maxBytes: document.length - 1 }))).code).toBe('E_MANIFEST_TOO_LARGE');
+    expect(refusal(() => verifyManifest(Buffer.alloc(2048, 0x7b), opts({ maxBytes: 1024 }))).code).toBe('E_MANIFEST_TOO_LARGE');
+    expect(verifyManifest(document, opts({ maxBytes: document.length })).manifest.version).toBe(5);
+  });
+
+  it('checks signatures before the payload: an untrusted expired manifest is a signature error', () => {
+    const document = signManifest(at({ expires: '2030-05-02T00:00:00Z' }), makeKeys(1).keys);
+    expect(refusal(() => verifyManifest(document, opts())).code).toBe('E_MANIFEST_SIGNATURE');
+  });
+
+  it('refuses an expired manifest (E_MANIFEST_EXPIRED)', () => {
+    const document = signManifest(at({ expires: '2030-05-31T23:59:59Z' }), keys);
+    expect(refusal(() => verifyManifest(document, opts())).code).toBe('E_MANIFEST_EXPIRED');
+  });
+
+  it('refuses by clock floor when the device clock is behind a newer issued already seen (E_MANIFEST_EXPIRED)', () => {
+    const document = signManifest(at(), keys);
+    const behind = opts({ now: new Date('2030-01-01T00:00:00Z') });
+    expect(verifyManifest(document, behind).manifest.version).toBe(5); // the device clock alone would accept it
+    const err = refusal(() => verifyManifest(document, { ...behind, newestIssued: '2030-08-01T00:00:00Z' }));
+    expect(err.code).toBe('E_MANIFEST_EXPIRED');
+    expect(err.context.effectiveNow).toBe('2030-08-01T00:00:00.000Z');
+  });
+
+  it('refuses an older version (E_MANIFEST_ROLLBACK) unless downgrade is allowed', () => {
+    const document = signManifest(at({ version: 3, streams: [{ from: null, urls: ['u'], size: 1, sha256: 'd'.repeat(64), compression: 'none' }] }), keys);
+    expect(refusal(() => verifyManifest(document, opts({ versionFloor: 4 }))).code).toBe('E_MANIFEST_ROLLBACK');
+    expect(verifyManifest(document, opts({ versionFloor: 4, allowDowngrade: true })).manifest.version).toBe(3);
+    expect(verifyManifest(document, opts({ versionFloor: 3 })).manifest.version).toBe(3); // equal is not a rollback
+  });
+
+  it('refuses another hardware model (E_MANIFEST_HARDWARE)', () => {
+    expect(refusal(() => verifyManifest(signManifest(at(), keys), opts({ hardware: 'other-board' }))).code).toBe('E_MANIFEST_HARDWARE');
+    expect(verifyManifest(signManifest(at({ hardware: ['x', 'other-board'] }), keys), opts({ hardware: 'other-board' })).manifest.version).toBe(5);
+  });
+
+  it('refuses another channel (E_MANIFEST_CHANNEL)', () => {
+    expect(refusal(() => verifyManifest(signManifest(at(), keys), opts({ channel: 'beta' }))).code).toBe('E_MANIFEST_CHANNEL');
+  });
+
+  it('refuses a signed payload with an unknown key, naming it (E_MANIFEST_PAYLOAD)', () => {
+    const document = json(signPayload(json({ ...at(), autoReboot: true }), keys));
+    const err = refusal(() => verifyManifest(document, opts()));
+    expect(err.code).toBe('E_MANIFEST_PAYLOAD');
+    expect(err.message).toContain('autoReboot');
+  });
+});
+
+describe('parseManifestPayload', () => {
+  const code = (v: unknown): string =>
+    refusal(() => parseManifestPayload(Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : json(v))).code;
+  const stream = at().streams[0]!;
+
+  it('round-trips a valid manifest', () => {
+    expect(parseManifestPayload(json(at()))).toEqual(at());
+  });
+
+  it('refuses garbage and wrong top-level shapes', () => {
+    for (const v of ['{oops', '[]', '"x"', 'null', Buffer.from([0x7b, 0xc3, 0x28, 0x7d])]) expect(code(v)).toBe('E_MANIFEST_PAYLOAD');
+  });
+
+  it('names unknown keys at any depth', () => {
+    const err = refusal(() => parseManifestPayload(json({ ...at(), streams: [{ ...stream, mirror: 'x' }] })));
+    expect(err.code).toBe('E_MANIFEST_PAYLOAD');
+    expect(err.message).toContain('mirror');
+    expect(err.context.path).toBe('streams[0].mirror');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['missing field', { version: undefined }],
+    ['schema 2', { schema: 2 }],
+    ['version 0', { version: 0 }],
+    ['fractional version', { version: 1.5 }],
+    ['version as string', { version: '5' }],
+    ['unsafe version', { version: 2 ** 53 }],
+    ['empty hardware', { hardware: [] }],
+    ['non-string hardware', { hardware: [1] }],
+    ['empty channel', { channel: '' }],
+    ['non-ISO issued', { issued: 'June 1 2030' }],
+    ['zone-less issued', { issued: '2030-05-01T00:00:00' }],
+    ['impossible date', { issued: '2030-02-30T00:00:00Z' }],
+    ['expires == issued', { expires: '2030-05-01T00:00:00Z' }],
+    ['expires before issued', { expires: '2030-04-01T00:00:00Z' }],
+    ['image size 0', { image: { size: 0, sha256: 'a'.repeat(64) } }],
+    ['uppercase image sha256', { image: { size: 1, sha256: 'A'.repeat(64) } }],
+    ['short image sha256', { image: { size: 1, sha256: 'a'.repeat(63) } }],
+    ['no streams', { streams: [] }],
+  ])('refuses %s', (_name, patch) => {
+    expect(code(JSON.parse(JSON.stringify({ ...at(), ...patch })))).toBe('E_MANIFEST_PAYLOAD');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['from == version', { from: 5 }],
+    ['from above version', { from: 9 }],
+    ['from 0', { from: 0 }],
+    ['from as string', { from: '1' }],
+    ['no urls', { urls: [] }],
+    ['empty url', { urls: [''] }],
+    ['size 0', { size: 0 }],
+    ['negative size', { size: -1 }],
+    ['bad sha256', { sha256: 'z'.repeat(64) }],
+    ['gzip compression', { compression: 'gzip' }],
+  ])('refuses a stream with %s', (_name, patch) => {
+    expect(code({ ...at(), streams: [{ ...stream, ...patch }] })).toBe('E_MANIFEST_PAYLOAD');
+  });
+
+  it('refuses two streams from the same base', () => {
+    expect(code({ ...at(), streams: [stream, { ...stream, urls: ['other'] }] })).toBe('E_MANIFEST_PAYLOAD');
+    const full = { ...stream, from: null };
+    expect(code({ ...at(), streams: [full, full] })).toBe('E_MANIFEST_PAYLOAD');
+  });
+});
+
+describe('checkManifestPolicy', () => {
+  const ctx = { now: NOW, newestIssued: null, versionFloor: null, hardware: FIXTURE_HARDWARE, channel: FIXTURE_CHANNEL, allowDowngrade: false };
+
+  it('uses the newest issued as a clock floor only when it is ahead of the device clock', () => {
+    expect(checkManifestPolicy(at(), { ...ctx, newestIssued: '2030-06-15T00:00:00Z' }).effectiveNow.toISOString()).toBe('2030-06-15T00:00:00.000Z');
+    expect(checkManifestPolicy(at(), { ...ctx, newestIssued: '2020-01-01T00:00:00Z' }).effectiveNow.toISOString()).toBe(NOW.toISOString());
+  });
+
+  it('treats expires == effective now as expired', () => {
+    expect(refusal(() => checkManifestPolicy(at(), { ...ctx, now: new Date('2030-07-01T00:00:00Z') })).code).toBe('E_MANIFEST_EXPIRED');
+  });
+
+  it('does not let allowDowngrade bypass expiry, hardware or channel', () => {
+    const down = { ...ctx, versionFloor: 9, allowDowngrade: true };
+    expect(refusal(() => checkManifestPolicy(at(), { ...down, now: new Date('2031-01-01T00:00:00Z') })).code).toBe('E_MANIFEST_EXPIRED');
+    expect(refusal(() => checkManifestPolicy(at(), { ...down, hardware: 'x' })).code).toBe('E_MANIFEST_HARDWARE');
+    expect(refusal(() => checkManifestPolicy(at(), { ...down, channel: 'x' })).code).toBe('E_MANIFEST_CHANNEL');
+  });
+
+  it('refuses a garbled clock floor instead of ignoring it', () => {
+    expect(refusal(() => checkManifestPolicy(at(), { ...ctx, newestIssued: 'yesterday' })).code).toBe('E_INTERNAL');
+  });
+});
