@@ -27,13 +27,13 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-export async function startFleet(opts: { versions: number; sizeMiB?: number }): Promise<Fleet> {
+export async function startFleet(opts: { versions: number; sizeMiB?: number; blobKiB?: number }): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'ua-fleet-'));
   mkdirSync(join(dir, 'ca'));
   const ca = await makeThrowawayCa(join(dir, 'ca'));
   const key = generateKeyPair();
   const pubPool = await createPool(dir, 'uapub', 256);
-  const images = await buildImageVersions(pubPool, { workDir: dir, count: opts.versions, sizeMiB: opts.sizeMiB ?? 32 });
+  const images = await buildImageVersions(pubPool, { workDir: dir, count: opts.versions, sizeMiB: opts.sizeMiB ?? 32, blobKiB: opts.blobKiB ?? 1024 });
   const www = join(dir, 'www');
   mkdirSync(www, { recursive: true });
   const target: { version: number | null } = { version: null };
@@ -70,18 +70,20 @@ export interface Device {
 }
 
 /** A device that runs image 1: its pool holds @1 (from a full stream), /host/images/1.img is "booted". */
-export async function makeDevice(fleet: Fleet, name: string, extra: Record<string, unknown> = {}): Promise<Device> {
+export async function makeDevice(fleet: Fleet, name: string, extra: Record<string, unknown> = {}, seed = true): Promise<Device> {
   const dir = mkdtempSync(join(tmpdir(), `ua-dev-${name}-`));
   const host = join(dir, 'host');
   mkdirSync(join(host, 'images'), { recursive: true });
   const pool = await createPool(dir, 'uadev', 256);
-  const seed = join(dir, 'seed.zfs');
-  await makeSendFile(null, `${fleet.images.dataset}@1`, seed, 'none');
-  await execa('sh', ['-c', `zfs recv ${pool.name}/images < ${seed}`]);
-  await execa('zfs', ['set', 'atime=off', `${pool.name}/images`]);
-  await execa('zfs', ['set', 'readonly=on', `${pool.name}/images`]);
+  if (seed) {
+    const seedFile = join(dir, 'seed.zfs');
+    await makeSendFile(null, `${fleet.images.dataset}@1`, seedFile, 'none');
+    await execa('sh', ['-c', `zfs recv ${pool.name}/images < ${seedFile}`]);
+    await execa('zfs', ['set', 'atime=off', `${pool.name}/images`]);
+    await execa('zfs', ['set', 'readonly=on', `${pool.name}/images`]);
+  }
   const cmdline = join(dir, 'cmdline');
-  writeFileSync(cmdline, 'root=/dev/vda1 ua.image=/images/1.img panic=10\n');
+  writeFileSync(cmdline, `root=/dev/vda1 ${seed ? 'ua.image=/images/1.img ' : ''}panic=10\n`);
   const config = {
     deviceId: name,
     hardware: 'test-board',
