@@ -38,15 +38,6 @@ export function nextCheckinDelayMs(s: CheckinSchedule, failures: number, retryAf
   return Math.max(base + jitter, floor);
 }
 
-/** Parses Retry-After (delta-seconds or an HTTP-date) into milliseconds from `nowMs`. */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number, fallbackMs: number): number {
-  if (!value) return fallbackMs;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? fallbackMs : Math.max(0, at - nowMs);
-}
-
 export type TargetDecision =
   | { kind: 'up-to-date' }
   | { kind: 'same'; deploymentId: number }

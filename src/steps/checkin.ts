@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici';
 import { fetchCapped } from '../adapters/http.js';
 import { CheckinError, RetryLaterError, UpgradeError } from '../errors.js';
-import { parseRetryAfter } from '../core/decide.js';
+import { parseRetryAfter } from './prefetch-range.js';
 
 export const CHECKIN_SCHEMA = 1;
 
@@ -42,7 +42,7 @@ export async function checkIn(fleetUrl: string, report: CheckinReport, dispatche
   }
   if (res.status === 429 || res.status === 503) {
     const ra = res.headers['retry-after'];
-    throw new RetryLaterError(parseRetryAfter(Array.isArray(ra) ? ra[0] : ra, now(), 60_000), url);
+    throw new RetryLaterError(parseRetryAfter(Array.isArray(ra) ? ra[0] : ra, now()) ?? 60_000, url);
   }
   if (res.status !== 200) {
     throw new CheckinError('E_CHECKIN', `check-in to ${url} answered HTTP ${res.status}`, { context: { url, status: res.status } });
