@@ -10,6 +10,7 @@ export interface Config {
     hostRoot: string;
     imagesDir: string;
     stateDir: string;
+    downloadsDir: string;
     grubDir: string;
     socket: string;
   };
@@ -57,6 +58,7 @@ const SCHEMA = obj({
     hostRoot: str('/host'),
     imagesDir: str(''),
     stateDir: str(''),
+    downloadsDir: str(''),
     grubDir: str(''),
     socket: str('/run/upgrade-agent.sock'),
   }),
@@ -151,6 +153,7 @@ export function parseConfig(raw: unknown): Config {
   const host = cfg.paths.hostRoot.replace(/\/+$/, '');
   if (!cfg.paths.imagesDir) cfg.paths.imagesDir = `${host}/images`;
   if (!cfg.paths.stateDir) cfg.paths.stateDir = `${host}/var/lib/upgrade-agent`;
+  if (!cfg.paths.downloadsDir) cfg.paths.downloadsDir = `${cfg.paths.stateDir.replace(/\/+$/, '')}/downloads`;
   if (!cfg.paths.grubDir) cfg.paths.grubDir = `${host}/boot/grub`;
   if (cfg.trust.keys.length < cfg.trust.threshold && cfg.trust.keys.length > 0) {
     fail('trust.threshold', `needs ${cfg.trust.threshold} keys but only ${cfg.trust.keys.length} are configured`);

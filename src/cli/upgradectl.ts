@@ -92,7 +92,9 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
   }
   const { statusCommand: status } = await import('./commands/status.js');
   print(json ? JSON.stringify(result, null, 2) : await status(config, false));
-  const phase = (result as { outcome?: { kind?: string } } | null)?.outcome?.kind;
+  type Outcome = { outcome?: { kind?: string } | null } | null;
+  const r = result as (Outcome & { prepared?: Outcome }) | null;
+  const phase = (r?.outcome ?? r?.prepared?.outcome)?.kind;
   return phase === 'failed' ? EXIT.error : phase === 'retry' ? EXIT.deferred : EXIT.ok;
 }
 

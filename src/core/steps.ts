@@ -15,13 +15,9 @@ import { fsyncDir } from '../util/atomic-file.js';
 
 export type StepContext = RunnerDeps;
 
-export function downloadsDir(stateDir: string): string {
-  return join(stateDir, 'downloads');
-}
-
 /** Where a deployment's stream lives: `.part` while downloading, the bare name once complete and hashed. */
-export function streamPaths(stateDir: string, d: Pick<Deployment, 'id' | 'version' | 'streamFrom'>): { partial: string; complete: string } {
-  const base = join(downloadsDir(stateDir), `${d.id}-${d.streamFrom ?? 'full'}-${d.version}.zfs`);
+export function streamPaths(downloadsDir: string, d: Pick<Deployment, 'id' | 'version' | 'streamFrom'>): { partial: string; complete: string } {
+  const base = join(downloadsDir, `${d.id}-${d.streamFrom ?? 'full'}-${d.version}.zfs`);
   return { partial: `${base}.part`, complete: base };
 }
 
@@ -51,15 +47,15 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
     store.journal('stream-selected', d.id, { from: s.from, size: s.size, base });
   }
   const stream = chosenStream(m, d);
-  const paths = streamPaths(config.paths.stateDir, d);
+  const paths = streamPaths(config.paths.downloadsDir, d);
   if (existsSync(paths.complete)) return; // hashed and renamed by an earlier run
-  mkdirSync(downloadsDir(config.paths.stateDir), { recursive: true });
+  mkdirSync(config.paths.downloadsDir, { recursive: true });
   const have = d.downloadedBytes;
   const need = stream.size - have + config.space.reserveBytes;
-  const free = freeBytes(downloadsDir(config.paths.stateDir));
+  const free = freeBytes(config.paths.downloadsDir);
   if (free < need) {
     throw new SpaceError('E_NO_SPACE', `need ${need} bytes free for the download, have ${free}`, {
-      context: { path: downloadsDir(config.paths.stateDir), need, free },
+      context: { path: config.paths.downloadsDir, need, free },
     });
   }
   const res = await downloadStream({
@@ -85,7 +81,7 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
     log,
   });
   renameSync(paths.partial, paths.complete);
-  fsyncDir(downloadsDir(config.paths.stateDir));
+  fsyncDir(config.paths.downloadsDir);
   store.journal('downloaded', d.id, { url: res.url, bytes: res.bytes, sha256: res.sha256 });
 }
 
@@ -93,7 +89,7 @@ export async function runImport(ctx: StepContext, d: Deployment): Promise<void> 
   const { config, zfs, log, store } = ctx;
   const m = manifestOf(d);
   const stream = chosenStream(m, d);
-  const paths = streamPaths(config.paths.stateDir, d);
+  const paths = streamPaths(config.paths.downloadsDir, d);
   const result = await importStream(
     { zfs, log },
     {

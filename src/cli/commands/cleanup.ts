@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { Agent } from '../../wiring.js';
 import { planRetention } from '../../core/retention.js';
 import { readBootedVersion, readCommittedVersion } from '../../core/device-facts.js';
-import { downloadsDir } from '../../core/steps.js';
 import { listImages } from './status.js';
 
 export async function cleanupCommand(agent: Agent, dryRun: boolean, json: boolean): Promise<string> {
@@ -18,7 +17,7 @@ export async function cleanupCommand(agent: Agent, dryRun: boolean, json: boolea
     protectedVersions: [readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null],
   });
   // Download files belong to one deployment; only the active one's may still be needed.
-  const dl = downloadsDir(config.paths.stateDir);
+  const dl = config.paths.downloadsDir;
   const staleDownloads = existsSync(dl)
     ? readdirSync(dl).filter((f) => !active || !f.startsWith(`${active.id}-`)).map((f) => join(dl, f))
     : [];
