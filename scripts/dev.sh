@@ -24,8 +24,10 @@ need_npm() {
   local stamp=node_modules/.ua-lock-sha
   local want; want=$(sha256sum package-lock.json | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "setup: npm ci" >&2
-    npm ci --no-audit --no-fund --foreground-scripts >&2
+    # `npm install` from the lock file rather than `npm ci`: npm 11 drops other platforms' optional packages
+    # (rollup's) from the lock and then refuses `npm ci` as out of sync.
+    echo "setup: npm install (from package-lock.json)" >&2
+    npm install --no-audit --no-fund >&2
     echo "$want" > "$stamp"
   fi
 }
