@@ -26,19 +26,19 @@ describe('prefetch chain via upgradectl', () => {
       fleet.target.version = 2;
       await dev.cli(['check-in']);
       let st = await dev.statusJson();
-      expect(st['deployment'].phase).toBe('ready');
-      expect(st['deployment'].stream.from).toBe(1);
+      expect(st.deployment?.phase).toBe('ready');
+      expect(st.deployment?.stream?.from).toBe(1);
       expect(sha(join(dev.host, 'images', '2.img'))).toBe(fleet.images.versions[1]!.sha256);
 
       fleet.target.version = 3;
       await dev.cli(['check-in']);
       st = await dev.statusJson();
-      expect(st['deployment'].version).toBe(3);
-      expect(st['deployment'].phase).toBe('ready');
-      expect(st['deployment'].stream.from).toBe(2);
+      expect(st.deployment?.version).toBe(3);
+      expect(st.deployment?.phase).toBe('ready');
+      expect(st.deployment?.stream?.from).toBe(2);
       expect(sha(join(dev.host, 'images', '3.img'))).toBe(fleet.images.versions[2]!.sha256);
-      expect(st['daemon'].running).toBe(false);
-      expect(st['schema']).toBe(1);
+      expect(st.daemon.running).toBe(false);
+      expect(st.schema).toBe(1);
       // The stream file is gone once the snapshot holds the data.
       const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout);
       expect(hist.entries.map((e: { event: string }) => e.event)).toContain('import:done');
@@ -53,8 +53,8 @@ describe('prefetch chain via upgradectl', () => {
       fleet.target.version = 3;
       await dev.cli(['check-in']);
       const st = await dev.statusJson();
-      expect(st['deployment'].phase).toBe('ready');
-      expect(st['deployment'].stream.from).toBeNull();
+      expect(st.deployment?.phase).toBe('ready');
+      expect(st.deployment?.stream?.from).toBeNull();
       expect(sha(join(dev.host, 'images', '3.img'))).toBe(fleet.images.versions[2]!.sha256);
       expect(existsSync(join(dev.host, 'images', '2.img'))).toBe(false);
     } finally {
@@ -66,7 +66,7 @@ describe('prefetch chain via upgradectl', () => {
     const dev = await makeDevice(fleet, 'prep');
     try {
       await dev.cli(['prepare', '--manifest', `${fleet.server.url}/manifests/3.json`]);
-      expect((await dev.statusJson())['deployment'].phase).toBe('ready');
+      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
       const r = await dev.cli(['prepare', '--manifest', `${fleet.server.url}/manifests/2.json`], { reject: false });
       expect(r.exitCode).toBe(1);
       expect(r.stderr).toContain('E_MANIFEST_ROLLBACK');

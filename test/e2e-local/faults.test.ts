@@ -35,8 +35,8 @@ describe('faults through upgradectl', () => {
       const r = await dev.cli(['check-in'], { reject: false });
       expect(r.exitCode).toBe(1);
       const st = await dev.statusJson();
-      expect(st['deployment'].phase).toBe('failed');
-      expect(st['deployment'].lastError.code).toBe('E_DOWNLOAD_HASH');
+      expect(st.deployment?.phase).toBe('failed');
+      expect(st.deployment?.lastError?.code).toBe('E_DOWNLOAD_HASH');
       expect(await snapshots(dev)).toEqual(['1']);
       expect(existsSync(join(dev.host, 'images', '2.img'))).toBe(false);
     } finally {
@@ -52,7 +52,7 @@ describe('faults through upgradectl', () => {
     fleet.server.faults.pending = new Map([['/streams/1-2.zfs.xz', 2]]);
     try {
       await dev.cli(['check-in']);
-      expect((await dev.statusJson())['deployment'].phase).toBe('ready');
+      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
       expect(fleet.server.stats.get('/streams/1-2.zfs.xz')!.requests).toBe(3);
       const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout);
       expect(hist.entries.filter((e: { event: string }) => e.event === 'download:deferred')).toHaveLength(2);
@@ -75,8 +75,8 @@ describe('faults through upgradectl', () => {
       expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(3);
       const st = await dev.statusJson();
-      expect(st['deployment'].phase).toBe('downloading');
-      expect(st['deployment'].lastError.code).toBe('E_NO_SPACE');
+      expect(st.deployment?.phase).toBe('downloading');
+      expect(st.deployment?.lastError?.code).toBe('E_NO_SPACE');
       expect(await snapshots(dev)).toEqual(['1']);
     } finally {
       await execa('umount', [small]);
@@ -88,19 +88,19 @@ describe('faults through upgradectl', () => {
     const dev = await makeDevice(fleet, 'daemon');
     const daemon = execa('node', [CLI, 'daemon', '--config', dev.configPath], { reject: false });
     try {
-      for (let i = 0; i < 100 && !(await dev.statusJson())['daemon'].running; i++) await sleep(100);
-      expect((await dev.statusJson())['daemon'].running).toBe(true);
+      for (let i = 0; i < 100 && !(await dev.statusJson()).daemon.running; i++) await sleep(100);
+      expect((await dev.statusJson()).daemon.running).toBe(true);
       await dev.cli(['check-in']);
       const st = await dev.statusJson();
-      expect(st['deployment'].phase).toBe('ready');
+      expect(st.deployment?.phase).toBe('ready');
     } finally {
       daemon.kill('SIGTERM');
       const r = await daemon;
       expect(r.exitCode).toBe(0);
     }
     const down = await dev.statusJson();
-    expect(down['daemon'].running).toBe(false);
-    expect(down['deployment'].version).toBe(2);
+    expect(down.daemon.running).toBe(false);
+    expect(down.deployment?.version).toBe(2);
     await dev.close();
   });
 });

@@ -10,6 +10,7 @@ import { generateKeyPair, type KeyPair } from '../../src/trust/keys.js';
 import { publish } from '../../src/publish/publish.js';
 import { ZfsCli } from '../../src/adapters/zfs.js';
 import { silentLogger } from '../../src/log.js';
+import type { StatusView } from '../../src/cli/status-view.js';
 
 export const CLI = join(process.cwd(), 'dist/src/cli/upgradectl.js');
 
@@ -65,7 +66,7 @@ export interface Device {
   configPath: string;
   config: Record<string, unknown>;
   cli(args: string[], opts?: { reject?: boolean }): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  statusJson(): Promise<Record<string, any>>;
+  statusJson(): Promise<StatusView>;
   close(): Promise<void>;
 }
 
@@ -105,7 +106,7 @@ export async function makeDevice(fleet: Fleet, name: string, extra: Record<strin
   };
   return {
     dir, host, pool, configPath, config, cli,
-    statusJson: async () => JSON.parse((await cli(['status', '--json'])).stdout) as Record<string, any>,
+    statusJson: async () => JSON.parse((await cli(['status', '--json'])).stdout) as StatusView,
     close: () => pool.destroy(),
   };
 }
