@@ -77,6 +77,11 @@ export function openStateDbReadOnly(stateDir: string): Db | null {
   try {
     const db = new Database(stateDbPath(stateDir), { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
+    // A file whose first migration has not committed yet (the agent is creating it right now) holds no state.
+    if ((db.pragma('user_version', { simple: true }) as number) === 0) {
+      db.close();
+      return null;
+    }
     return db;
   } catch (err) {
     throw new StateError('E_STATE_DB', `cannot read state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
