@@ -7,6 +7,7 @@ import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
 import { parseManifestPayload } from '../trust/manifest.js';
 import { selectStream } from './decide.js';
 import { freeBytes } from './device-facts.js';
+import { applyRetention } from './cleanup.js';
 import { downloadStream } from '../steps/prefetch.js';
 import { importStream } from '../steps/import.js';
 import { exportImage } from '../steps/export.js';
@@ -50,9 +51,14 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
   const paths = streamPaths(config.paths.downloadsDir, d);
   if (existsSync(paths.complete)) return; // hashed and renamed by an earlier run
   mkdirSync(config.paths.downloadsDir, { recursive: true });
-  const have = d.downloadedBytes;
-  const need = stream.size - have + config.space.reserveBytes;
-  const free = freeBytes(config.paths.downloadsDir);
+  const need = stream.size - d.downloadedBytes + config.space.reserveBytes;
+  let free = freeBytes(config.paths.downloadsDir);
+  if (free < need) {
+    // As the appliance always did: clean up old images before downloading a new one.
+    log.warn({ id: d.id, need, free }, 'short of space: applying retention');
+    await applyRetention(ctx, false);
+    free = freeBytes(config.paths.downloadsDir);
+  }
   if (free < need) {
     throw new SpaceError('E_NO_SPACE', `need ${need} bytes free for the download, have ${free}`, {
       context: { path: config.paths.downloadsDir, need, free },
@@ -112,7 +118,7 @@ export async function runImport(ctx: StepContext, d: Deployment): Promise<void> 
 
 export async function runExport(ctx: StepContext, d: Deployment): Promise<void> {
   const { config, zfs, log, store } = ctx;
-  const result = await exportImage(
+  const exportOnce = (): ReturnType<typeof exportImage> => exportImage(
     { zfs, log },
     {
       pool: config.zfs.pool,
@@ -126,5 +132,14 @@ export async function runExport(ctx: StepContext, d: Deployment): Promise<void> 
       reserveBytes: config.space.reserveBytes,
     },
   );
+  let result;
+  try {
+    result = await exportOnce();
+  } catch (err) {
+    if (!(err instanceof SpaceError)) throw err;
+    log.warn({ id: d.id, err: err.message }, 'short of space for the image: applying retention');
+    await applyRetention(ctx, false);
+    result = await exportOnce();
+  }
   store.journal('exported', d.id, { result, path: join(config.paths.imagesDir, `${d.version}.img`) });
 }

@@ -3,12 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createPool, buildImageVersions, makeSendFile, ensureZfsFuse, type TestPool } from '../sandbox/pools.js';
+import { createPool, buildImageVersions, ensureZfsFuse, type TestPool, type ImageVersion } from '../sandbox/pools.js';
+import { seedDevice } from '../sandbox/device.js';
 import { makeThrowawayCa } from '../sandbox/tls.js';
 import { startFleetServer, type FleetServer } from '../fleet/server.js';
-import { ZfsCli } from '../adapters/zfs.js';
-import { silentLogger } from '../log.js';
-import { exportImage } from '../steps/export.js';
 import { formatAgentLine } from './format.js';
 
 const CLI = new URL('../cli/upgradectl.js', import.meta.url).pathname;
@@ -65,17 +63,11 @@ async function main(): Promise<void> {
     say('== device: its own pool holding image 1, a sandbox /host, booted from /images/1.img');
     const dev = await createPool(dir, 'demodev', 512);
     pools.push(dev);
-    const seed = join(dir, 'seed-1.zfs');
-    await makeSendFile(null, `${images.dataset}@1`, seed, 'none');
-    await execa('sh', ['-c', `zfs recv ${dev.name}/images@1 < "${seed}"`]);
-    await new ZfsCli({ log: silentLogger() }).setProps(`${dev.name}/images`, { atime: 'off', readonly: 'on' });
     const host = join(dir, 'device', 'host');
     mkdirSync(join(host, 'images'), { recursive: true });
-    // The image the device runs today, exported by the same code the agent uses (hash-checked against version 1).
-    const v1 = images.versions[0] as { size: number; sha256: string };
-    await exportImage({ zfs: new ZfsCli({ log: silentLogger() }), log: silentLogger() }, {
-      pool: dev.name, dataset: 'images', layout: 'file', imageFile: 'root.img', version: 1,
-      imagesDir: join(host, 'images'), size: v1.size, sha256: v1.sha256, reserveBytes: 0,
+    await seedDevice({
+      publisherDataset: images.dataset, image: images.versions[0] as ImageVersion, pool: dev.name, dataset: 'images',
+      imagesDir: join(host, 'images'), workDir: dir,
     });
     writeFileSync(join(dir, 'device', 'cmdline'), 'root=/dev/sda1 ua.image=/images/1.img panic=10\n');
     const pubKey = JSON.parse(readFileSync(join(dir, 'fleet-key.pub'), 'utf8')) as { keyid: string; publicKey: string };

@@ -1,7 +1,7 @@
 // The whole prefetch pipeline through the real CLI: check-in, download, verify, import, export, on zfs-fuse + HTTPS.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { startFleet, makeDevice, type Fleet } from '../support/device-sandbox.js';
 
@@ -42,6 +42,15 @@ describe('prefetch chain via upgradectl', () => {
       // The stream file is gone once the snapshot holds the data.
       const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout);
       expect(hist.entries.map((e: { event: string }) => e.event)).toContain('import:done');
+
+      // Retention with keepImages 1: 3 is the newest (and the pending trial), 1 is booted and committed; 2 goes.
+      const cfg = JSON.parse(readFileSync(dev.configPath, 'utf8'));
+      writeFileSync(dev.configPath, JSON.stringify({ ...cfg, space: { ...cfg.space, keepImages: 1 } }));
+      const dry = JSON.parse((await dev.cli(['cleanup', '--dry-run', '--json'])).stdout);
+      expect(dry).toMatchObject({ dryRun: true, deleteImages: [2], destroySnapshots: [] });
+      expect(existsSync(join(dev.host, 'images', '2.img'))).toBe(true);
+      await dev.cli(['cleanup']);
+      expect((await dev.statusJson()).images.map((i) => i.version)).toEqual([1, 3]);
     } finally {
       await dev.close();
     }

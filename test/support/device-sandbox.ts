@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createPool, buildImageVersions, makeSendFile, type PublishedImages, type TestPool } from './zfs-pool.js';
+import { createPool, buildImageVersions, type PublishedImages, type TestPool } from './zfs-pool.js';
+import { seedDevice } from '../../src/sandbox/device.js';
 import { makeThrowawayCa, type ThrowawayCa } from './tls.js';
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { generateKeyPair, type KeyPair } from '../../src/trust/keys.js';
@@ -77,11 +78,10 @@ export async function makeDevice(fleet: Fleet, name: string, extra: Record<strin
   mkdirSync(join(host, 'images'), { recursive: true });
   const pool = await createPool(dir, 'uadev', 256);
   if (seed) {
-    const seedFile = join(dir, 'seed.zfs');
-    await makeSendFile(null, `${fleet.images.dataset}@1`, seedFile, 'none');
-    await execa('sh', ['-c', `zfs recv ${pool.name}/images < ${seedFile}`]);
-    await execa('zfs', ['set', 'atime=off', `${pool.name}/images`]);
-    await execa('zfs', ['set', 'readonly=on', `${pool.name}/images`]);
+    await seedDevice({
+      publisherDataset: fleet.images.dataset, image: fleet.images.versions[0]!, pool: pool.name, dataset: 'images',
+      imagesDir: join(host, 'images'), workDir: dir,
+    });
   }
   const cmdline = join(dir, 'cmdline');
   writeFileSync(cmdline, `root=/dev/vda1 ${seed ? 'ua.image=/images/1.img ' : ''}panic=10\n`);

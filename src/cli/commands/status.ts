@@ -1,21 +1,11 @@
 // `status`, `history`, `images`: read the state database read-only, so they work with the daemon down.
-import { readdirSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../../config.js';
 import { openStateDbReadOnly } from '../../state/db.js';
 import { Store } from '../../state/store.js';
 import { readBootedVersion, readCommittedVersion } from '../../core/device-facts.js';
 import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type StatusView } from '../status-view.js';
 import { daemonRunning } from '../../daemon/control.js';
-
-export function listImages(imagesDir: string): StatusView['images'] {
-  if (!existsSync(imagesDir)) return [];
-  return readdirSync(imagesDir)
-    .map((name) => /^(\d+)\.img$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: Number(m[1]), path: join(imagesDir, m[0]), size: statSync(join(imagesDir, m[0])).size }))
-    .sort((a, b) => a.version - b.version);
-}
+import { listImages } from '../../util/images-dir.js';
 
 export async function statusView(config: Config): Promise<StatusView> {
   const db = openStateDbReadOnly(config.paths.stateDir);

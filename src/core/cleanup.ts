@@ -1,0 +1,36 @@
+// Applies the retention plan: old images, snapshots older than every kept image, and other deployments' downloads.
+import { readdirSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunnerDeps } from './runner.js';
+import { planRetention, type RetentionPlan } from './retention.js';
+import { readBootedVersion, readCommittedVersion } from './device-facts.js';
+import { listImages } from '../util/images-dir.js';
+
+export interface CleanupResult extends RetentionPlan {
+  staleDownloads: string[];
+}
+
+export async function applyRetention(deps: RunnerDeps, dryRun: boolean): Promise<CleanupResult> {
+  const { config, store, zfs, log } = deps;
+  const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
+  const active = store.active();
+  const plan = planRetention({
+    images: listImages(config.paths.imagesDir).map((i) => i.version),
+    snapshots: (await zfs.snapshots(dataset)).map((s) => s.version),
+    keepImages: config.space.keepImages,
+    protectedVersions: [readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null],
+  });
+  // Download files belong to one deployment; only the active one's may still be needed.
+  const dl = config.paths.downloadsDir;
+  const staleDownloads = existsSync(dl)
+    ? readdirSync(dl).filter((f) => !active || !f.startsWith(`${active.id}-`)).map((f) => join(dl, f))
+    : [];
+  const result = { ...plan, staleDownloads };
+  if (dryRun) return result;
+  for (const v of plan.deleteImages) rmSync(join(config.paths.imagesDir, `${v}.img`), { force: true });
+  for (const v of plan.destroySnapshots) await zfs.destroy(`${dataset}@${v}`);
+  for (const f of staleDownloads) rmSync(f, { force: true });
+  store.journal('cleanup', null, result);
+  log.info(result, 'cleanup done');
+  return result;
+}
