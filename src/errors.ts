@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   E_NO_DEPLOYMENT: 'no such deployment',
   E_CHECKIN: 'check-in failed',
   E_DAEMON: 'daemon control socket error',
+  E_REBOOT: 'the reboot could not be requested',
   E_SUPERSEDED: 'deployment replaced by a newer target before it armed anything',
   E_INTERNAL: 'unexpected internal error',
 } as const;
