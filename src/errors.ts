@@ -45,7 +45,16 @@ export const ERROR_CODES = {
   E_NO_DEPLOYMENT: 'no such deployment',
   E_CHECKIN: 'check-in failed',
   E_DAEMON: 'daemon control socket error',
+  E_PREFLIGHT: 'pre-flight check before arming a trial failed',
   E_REBOOT: 'the reboot could not be requested',
+  E_MIGRATE_PATH: 'a migrate allow/deny entry is not an absolute, normalized path',
+  E_MIGRATE_UNSAFE_PATH: 'a migrated path would be resolved through a symlink or non-directory',
+  E_MIGRATE_NO_IMAGE: 'the image to migrate into does not exist',
+  E_MIGRATE_IMAGE_BUSY: 'the image is mounted somewhere the agent did not mount it',
+  E_MIGRATE_MOUNT: 'the image could not be mounted or unmounted',
+  E_MIGRATE_COPY: 'copying a path into the image failed',
+  E_MIGRATE_IMAGE_FULL: 'the image has no room for the migrated files',
+  E_MIGRATE_FSCK: 'the image is not clean after migration',
   E_SUPERSEDED: 'deployment replaced by a newer target before it armed anything',
   E_INTERNAL: 'unexpected internal error',
 } as const;
@@ -78,6 +87,7 @@ export class ExportError extends UpgradeError {}
 export class SpaceError extends UpgradeError {}
 export class StateError extends UpgradeError {}
 export class CheckinError extends UpgradeError {}
+export class MigrateError extends UpgradeError {}
 
 /** Come back later: not a failure, the server is still building the diff. */
 export class RetryLaterError extends DownloadError {
