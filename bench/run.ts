@@ -1,0 +1,98 @@
+// `npm run bench`: import and export throughput and peak RSS against shell baselines, one run, same inputs.
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { ensureZfsFuse, type TestPool } from '../src/sandbox/pools.js';
+import { benchExport } from './export-case.js';
+import { benchImport, type ImportRow } from './import-case.js';
+import { renderText, writeJson, type BenchResults } from './report.js';
+import { buildFixture } from './setup.js';
+
+const RESULTS = fileURLToPath(new URL('../../.cache/bench-results.json', import.meta.url));
+
+/** Overridable for quick trial runs, e.g. BENCH_DIFFS_MIB=4,8,16 BENCH_IMAGE_MIB=64. */
+function config(): BenchResults['config'] {
+  const diffsMiB = (process.env['BENCH_DIFFS_MIB'] ?? '16,64,192').split(',').map(Number);
+  const imageMiB = Number(process.env['BENCH_IMAGE_MIB'] ?? 512);
+  const reps = Number(process.env['BENCH_REPS'] ?? 3);
+  if (diffsMiB.some((n) => !(n > 0)) || !(imageMiB > 0) || !(reps >= 1)) throw new Error('bad BENCH_* settings');
+  return { diffsMiB, imageMiB, reps };
+}
+
+async function machine(): Promise<BenchResults['machine']> {
+  const xz = await execa('xz', ['--version'], { reject: false });
+  const dpkg = await execa('dpkg-query', ['-W', '-f', '${Version}', 'zfs-fuse'], { reject: false });
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memMiB: Math.round(totalmem() / 2 ** 20),
+    kernel: release(),
+    node: process.version,
+    xz: xz.stdout.split('\n')[0] ?? 'xz',
+    zfsFuse: dpkg.exitCode === 0 ? dpkg.stdout : 'unknown',
+  };
+}
+
+async function cleanup(pools: TestPool[], workDir: string): Promise<void> {
+  for (const pool of pools.splice(0)) {
+    try {
+      await pool.destroy();
+    } catch (err) {
+      process.stderr.write(`bench: could not destroy pool ${pool.name}: ${(err as Error).message}\n`);
+    }
+  }
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const cfg = config();
+  const startedAt = new Date().toISOString();
+  const loadStart = loadavg();
+  await ensureZfsFuse();
+  const workDir = mkdtempSync(join(tmpdir(), 'upgrade-bench-'));
+  const pools: TestPool[] = [];
+  let cleaning: Promise<void> | null = null;
+  const clean = (): Promise<void> => (cleaning ??= cleanup(pools, workDir));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`bench: ${sig}, cleaning up\n`);
+    void clean().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const progress = (msg: string): void => void process.stderr.write(`bench: ${msg} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    progress(`building fixtures in ${workDir}: image ${cfg.imageMiB} MiB, diffs ${cfg.diffsMiB.join('/')} MiB`);
+    const fx = await buildFixture({ workDir, diffsMiB: cfg.diffsMiB, imageMiB: cfg.imageMiB, pools });
+    const imports: ImportRow[] = [];
+    for (const [i, d] of fx.diffs.entries()) {
+      progress(`import ${d.diffMiB} MiB diff (${d.from}→${d.to})`);
+      imports.push(await benchImport(fx, d, i, cfg.reps));
+    }
+    progress(`export of version ${fx.image.version}`);
+    const exp = await benchExport(fx, workDir, cfg.reps);
+    const results: BenchResults = {
+      startedAt,
+      machine: await machine(),
+      config: cfg,
+      loadAvg: { start: loadStart, end: loadavg() },
+      setupSec: fx.setupSec,
+      import: imports,
+      export: exp,
+      totalSec: (performance.now() - t0) / 1000,
+    };
+    process.stdout.write(`${renderText(results)}\n`);
+    writeJson(RESULTS, results);
+    process.stdout.write(`results written to ${RESULTS}\n`);
+  } finally {
+    await clean();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
