@@ -32,8 +32,10 @@ export interface ExportOptions {
 
 export type ExportResult = 'exported' | 'already';
 
-const CHUNK = 1 << 20;
-const ZERO = Buffer.alloc(CHUNK);
+/** Read size (large reads are cheaper through FUSE) and hole granularity (zero blocks of this size are skipped). */
+const CHUNK = 4 << 20;
+const BLOCK = 1 << 20;
+const ZERO = Buffer.alloc(BLOCK);
 
 export const imagePath = (imagesDir: string, version: number): string => join(imagesDir, `${version}.img`);
 export const partialImagePath = (imagesDir: string, version: number): string => join(imagesDir, `.${version}.img.partial`);
@@ -74,20 +76,32 @@ async function copySparse(src: string, dst: string, expected: { size: number; sh
     const output = await open(dst, 'wx', 0o644);
     try {
       const hash = createHash('sha256');
-      const buf = Buffer.allocUnsafe(CHUNK);
+      // Two buffers: the next chunk is read (thread pool) while this one is hashed and written, so the copy
+      // costs about the slowest of read / hash / write instead of their sum.
+      const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+      const bufAt = (i: number): Buffer => (i === 0 ? bufs[0] : bufs[1]);
+      const readAt = (buf: Buffer, at: number): Promise<number> =>
+        input.read(buf, 0, Math.max(0, Math.min(CHUNK, expected.size + 1 - at)), at).then((r) => r.bytesRead);
       let pos = 0;
+      let turn = 0;
+      let pending = readAt(bufs[0], 0);
+      void pending.catch(() => undefined); // awaited below; this only marks it handled if we throw first
       for (;;) {
-        const want = Math.min(CHUNK, expected.size + 1 - pos);
-        const { bytesRead } = await input.read(buf, 0, want, pos);
+        const bytesRead = await pending;
         if (bytesRead === 0) break;
         if (pos + bytesRead > expected.size) {
           throw new ExportError('E_IMAGE_SIZE', `${src} is larger than the signed ${expected.size} bytes`, { context: { src, expected: expected.size } });
         }
-        const chunk = buf.subarray(0, bytesRead);
+        const chunk = bufAt(turn).subarray(0, bytesRead);
+        turn ^= 1;
+        pending = readAt(bufAt(turn), pos + bytesRead);
+        void pending.catch(() => undefined);
         hash.update(chunk);
-        if (!chunk.equals(ZERO.subarray(0, bytesRead))) {
+        for (let b = 0; b < bytesRead; b += BLOCK) {
+          const block = chunk.subarray(b, Math.min(b + BLOCK, bytesRead));
+          if (block.equals(ZERO.subarray(0, block.length))) continue;
           let off = 0;
-          while (off < bytesRead) off += (await output.write(chunk, off, bytesRead - off, pos + off)).bytesWritten;
+          while (off < block.length) off += (await output.write(block, off, block.length - off, pos + b + off)).bytesWritten;
         }
         pos += bytesRead;
       }
