@@ -1,6 +1,7 @@
 // Strict JSON config: every path configurable, unknown keys are errors naming the key, defaults filled in.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import { parseCron } from './core/cron-expr.js';
 
 export interface Config {
   deviceId: string;
@@ -33,7 +34,29 @@ export interface Config {
   };
   space: { reserveBytes: number; keepImages: number };
   state: { maxResumes: number; maxFailures: number };
-  boot: { cmdlineFile: string; imageParam: string };
+  boot: {
+    cmdlineFile: string;
+    imageParam: string;
+    bootIdFile: string;
+    kernelRoot: string;
+    grubRootUuid: string | null;
+    grubRootDevice: string;
+    imagesPath: string;
+    panicSec: number;
+    extraArgs: string | null;
+    rebooter: 'systemd' | 'sandbox';
+  };
+  health: { systemd: boolean; units: string[]; required: string[]; wanted: string[]; deadlineSec: number; commandTimeoutSec: number };
+  migrate: { sourceRoot: string; allow: string[]; deny: string[]; runtimeDir: string };
+  window: {
+    cron: string;
+    durationMin: number;
+    timezone: 'UTC' | 'local';
+    maxPostponements: number;
+    retryMin: number;
+    maxDelayHours: number;
+    idle: { maxLoad: number; busyCommands: string[]; probeTimeoutSec: number; systemdInhibitors: boolean };
+  };
   logLevel: string;
 }
 
@@ -44,6 +67,8 @@ type Spec =
   | { t: 'int'; def?: number; min?: number; max?: number }
   | { t: 'bool'; def?: boolean }
   | { t: 'keys' }
+  | { t: 'strings' }
+  | { t: 'num'; def: number; min: number; max: number }
   | { t: 'object'; fields: Record<string, Spec> };
 
 const str = (def?: string, more: { nullable?: boolean; oneOf?: readonly string[] } = {}): Spec => ({ t: 'string', ...(def === undefined ? {} : { def }), ...more });
@@ -92,7 +117,41 @@ const SCHEMA = obj({
   }),
   space: obj({ reserveBytes: int(64 << 20, 0), keepImages: int(2, 1, 100) }),
   state: obj({ maxResumes: int(8, 1, 1000), maxFailures: int(20, 1, 10000) }),
-  boot: obj({ cmdlineFile: str('/proc/cmdline'), imageParam: str('ua.image') }),
+  boot: obj({
+    cmdlineFile: str('/proc/cmdline'),
+    imageParam: str('ua.image'),
+    bootIdFile: str('/proc/sys/kernel/random/boot_id'),
+    kernelRoot: str('/dev/sda1'),
+    grubRootUuid: { t: 'string', nullable: true },
+    grubRootDevice: str('(hd0,msdos1)'),
+    imagesPath: str('/images'),
+    panicSec: int(10, 1, 3600),
+    extraArgs: { t: 'string', nullable: true },
+    rebooter: str('systemd', { oneOf: ['systemd', 'sandbox'] }),
+  }),
+  health: obj({
+    systemd: { t: 'bool', def: true },
+    units: { t: 'strings' },
+    required: { t: 'strings' },
+    wanted: { t: 'strings' },
+    deadlineSec: int(300, 1, 86400),
+    commandTimeoutSec: int(60, 1, 3600),
+  }),
+  migrate: obj({ sourceRoot: str('/'), allow: { t: 'strings' }, deny: { t: 'strings' }, runtimeDir: str('/run/upgrade-agent/migrate') }),
+  window: obj({
+    cron: str('0 3 * * *'),
+    durationMin: int(120, 1, 7 * 24 * 60),
+    timezone: str('UTC', { oneOf: ['UTC', 'local'] }),
+    maxPostponements: int(6, 0, 1000),
+    retryMin: int(5, 1, 24 * 60),
+    maxDelayHours: int(72, 0, 24 * 365),
+    idle: obj({
+      maxLoad: { t: 'num', def: 4, min: 0, max: 1000 },
+      busyCommands: { t: 'strings' },
+      probeTimeoutSec: int(10, 1, 600),
+      systemdInhibitors: { t: 'bool', def: true },
+    }),
+  }),
   logLevel: str('info', { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
 });
 
@@ -120,6 +179,14 @@ function check(spec: Spec, value: unknown, path: string): unknown {
     case 'bool':
       if (value === undefined) return spec.def;
       if (typeof value !== 'boolean') fail(path, 'must be true or false');
+      return value;
+    case 'num':
+      if (value === undefined) return spec.def;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < spec.min || value > spec.max) fail(path, `must be a number within ${spec.min}..${spec.max}`);
+      return value;
+    case 'strings':
+      if (value === undefined) return [];
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) fail(path, 'must be a list of non-empty strings');
       return value;
     case 'keys':
       if (value === undefined) return [];
@@ -158,6 +225,7 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.trust.keys.length < cfg.trust.threshold && cfg.trust.keys.length > 0) {
     fail('trust.threshold', `needs ${cfg.trust.threshold} keys but only ${cfg.trust.keys.length} are configured`);
   }
+  parseCron(cfg.window.cron);
   return cfg;
 }
 

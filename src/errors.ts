@@ -46,6 +46,9 @@ export const ERROR_CODES = {
   E_CHECKIN: 'check-in failed',
   E_DAEMON: 'daemon control socket error',
   E_PREFLIGHT: 'pre-flight check before arming a trial failed',
+  E_HEALTH: 'the trial image failed its health checks',
+  E_TRIAL_FAILED: 'the trial boot did not come up (the device fell back)',
+  E_OPERATOR: 'an operator rolled the trial back',
   E_REBOOT: 'the reboot could not be requested',
   E_MIGRATE_PATH: 'a migrate allow/deny entry is not an absolute, normalized path',
   E_MIGRATE_UNSAFE_PATH: 'a migrated path would be resolved through a symlink or non-directory',
@@ -56,6 +59,12 @@ export const ERROR_CODES = {
   E_MIGRATE_IMAGE_FULL: 'the image has no room for the migrated files',
   E_MIGRATE_FSCK: 'the image is not clean after migration',
   E_SUPERSEDED: 'deployment replaced by a newer target before it armed anything',
+  E_GRUB_CFG_INVALID: 'grub.cfg cannot be generated from these inputs',
+  E_GRUB_COMMITTED_MISSING: 'the committed image is not among the boot entries',
+  E_GRUB_WRITE: 'grub.cfg or grubenv could not be written',
+  E_GRUBENV_GARBLED: 'grubenv is not a valid 1024-byte GRUB environment block',
+  E_GRUBENV_TOO_LARGE: 'variables do not fit in the 1024-byte grubenv',
+  E_GRUBENV_INVALID: 'grubenv variable or trial version is not valid',
   E_INTERNAL: 'unexpected internal error',
 } as const;
 
@@ -87,6 +96,7 @@ export class ExportError extends UpgradeError {}
 export class SpaceError extends UpgradeError {}
 export class StateError extends UpgradeError {}
 export class CheckinError extends UpgradeError {}
+export class BootError extends UpgradeError {}
 export class MigrateError extends UpgradeError {}
 
 /** Come back later: not a failure, the server is still building the diff. */

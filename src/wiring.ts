@@ -8,6 +8,10 @@ import { createLogger, type Logger } from './log.js';
 import { ZfsCli } from './adapters/zfs.js';
 import { createDispatcher } from './adapters/http.js';
 import type { RunnerDeps } from './core/runner.js';
+import type { SwitchDeps } from './core/switch.js';
+import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
+import { SandboxRebooter } from './sandbox/rebooter.js';
+import { LoopMounter } from './adapters/image-mount.js';
 
 export interface Agent extends RunnerDeps {
   close(): void;
@@ -49,4 +53,19 @@ export function packageVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), loop mounts. */
+export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}): SwitchDeps {
+  const b = agent.config.boot;
+  const boot = new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile);
+  const rebooter =
+    b.rebooter === 'sandbox'
+      ? new SandboxRebooter({
+          grubDir: agent.config.paths.grubDir, imagesDir: agent.config.paths.imagesDir, cmdlineFile: b.cmdlineFile,
+          bootIdFile: b.bootIdFile, kernelRoot: b.kernelRoot, imageParam: b.imageParam, imagesPath: b.imagesPath,
+          panicSec: b.panicSec, log: agent.log, ...(opts.powerOff ? { powerOff: opts.powerOff } : {}),
+        })
+      : new SystemdRebooter();
+  return { ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }) };
 }

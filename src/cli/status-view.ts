@@ -8,6 +8,8 @@ export interface StatusView {
   device: { id: string; hardware: string; channel: string };
   bootedVersion: number | null;
   committedVersion: number | null;
+  /** Image armed as the one-shot trial in grubenv (null when none). */
+  trialVersion: number | null;
   floors: { version: number | null; issued: string | null };
   deployment: null | {
     id: number;
@@ -45,6 +47,7 @@ export function renderStatus(v: StatusView): string {
     `device     ${v.device.id} (${v.device.hardware}, ${v.device.channel})`,
     `booted     ${v.bootedVersion ?? '-'}`,
     `committed  ${v.committedVersion ?? '-'}`,
+    `trial      ${v.trialVersion ?? '-'}`,
     `daemon     ${v.daemon.running ? 'running' : 'not running'}`,
   ];
   const d = v.deployment;

@@ -12,6 +12,7 @@ export const EXIT = { ok: 0, error: 1, usage: 2, deferred: 3 } as const;
 const USAGE = `usage: upgradectl <command> [options]
 device:    status [--json] | history [--json] | images [--json] | cleanup [--dry-run]
            check-in | prepare --manifest URL [--allow-downgrade] | daemon
+           apply [--now] | confirm | rollback | grub-cfg --print
 publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
            publish --dataset POOL/DS --out DIR --version N --key FILE [options, see README]
 common:    --config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)`;
@@ -19,6 +20,7 @@ common:    --config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/co
 const FLAGS: Record<string, Record<string, boolean>> = {
   status: {}, history: {}, images: {}, cleanup: { 'dry-run': false },
   'check-in': {}, prepare: { manifest: true, 'allow-downgrade': false }, daemon: {},
+  apply: { now: false }, confirm: {}, rollback: {}, 'grub-cfg': { print: false },
   keygen: { out: true }, sign: { key: true, payload: true, out: true },
   publish: { dataset: true, out: true, version: true, key: true, label: true, hardware: true, channel: true,
     'expires-days': true, from: true, 'no-full': false, compression: true, 'base-url': true, 'image-file': true },
@@ -65,6 +67,14 @@ async function run(argv: string[]): Promise<number> {
       } finally {
         agent.close();
       }
+      return EXIT.ok;
+    }
+    case 'apply':
+    case 'confirm':
+    case 'rollback':
+    case 'grub-cfg': {
+      const { switchCommand } = await import('./commands/switch.js');
+      print(await switchCommand(command, readConfig(cfgPath), args.flags['now'] === true));
       return EXIT.ok;
     }
     case 'keygen':

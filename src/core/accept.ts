@@ -20,7 +20,7 @@ export function acceptManifest(
   deps: { config: Config; store: Store; log: Logger; now: () => number },
   doc: Uint8Array,
   manifestUrl: string | null,
-  opts: { allowDowngrade?: boolean } = {},
+  opts: { allowDowngrade?: boolean; automatic?: boolean } = {},
 ): AcceptResult {
   const { config, store, log } = deps;
   const floorVersion = store.getFloor('version');
@@ -36,14 +36,19 @@ export function acceptManifest(
     allowDowngrade: opts.allowDowngrade ?? config.trust.allowDowngrade,
   });
   const active = store.active();
+  const last = opts.automatic ? store.latestForVersion(manifest.version) : null;
   const decision = decideTarget(
     { version: manifest.version, payloadSha256 },
     readCommittedVersion(store, config),
     active && { id: active.id, version: active.version, payloadSha256: active.payloadSha256, phase: active.phase, replaceable: isReplaceable(active.phase) },
+    last?.phase === 'rolled_back' ? { id: last.id, payloadSha256: last.payloadSha256 } : null,
   );
   store.raiseFloors(manifest.version, manifest.issued);
   log.info({ version: manifest.version, decision }, 'manifest accepted');
   switch (decision.kind) {
+    case 'rolled-back-before':
+      store.journal('target-refused', decision.deploymentId, { version: manifest.version, why: 'rolled back before; not retried automatically' });
+      return { decision, deployment: null };
     case 'up-to-date':
       store.journal('up-to-date', null, { version: manifest.version });
       return { decision, deployment: null };

@@ -34,5 +34,5 @@ export async function checkInCycle(agent: Agent, opts: { waitRetryLater?: boolea
   const answer = await checkIn(url, buildReport(agent), agent.dispatcher, agent.now);
   agent.store.journal('checked-in', null, { target: answer.target });
   if (!answer.target) return { answer, prepared: null };
-  return { answer, prepared: await prepare(agent, answer.target.manifestUrl, { waitRetryLater: opts.waitRetryLater ?? false }) };
+  return { answer, prepared: await prepare(agent, answer.target.manifestUrl, { waitRetryLater: opts.waitRetryLater ?? false, automatic: true }) };
 }

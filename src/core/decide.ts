@@ -40,6 +40,7 @@ export function nextCheckinDelayMs(s: CheckinSchedule, failures: number, retryAf
 
 export type TargetDecision =
   | { kind: 'up-to-date' }
+  | { kind: 'rolled-back-before'; deploymentId: number }
   | { kind: 'same'; deploymentId: number }
   | { kind: 'start'; replaces: number | null }
   | { kind: 'busy'; deploymentId: number; phase: string };
@@ -52,7 +53,13 @@ export function decideTarget(
   target: { version: number; payloadSha256: string },
   committed: number | null,
   active: { id: number; version: number; payloadSha256: string; phase: string; replaceable: boolean } | null,
+  /** The last deployment of this version, when it fell back and the target came from an automatic check-in. */
+  rolledBack: { id: number; payloadSha256: string } | null = null,
 ): TargetDecision {
+  // A fallback is not retried by itself: only a re-published manifest or an explicit prepare tries again.
+  if (rolledBack && rolledBack.payloadSha256 === target.payloadSha256 && !(active && active.version === target.version)) {
+    return { kind: 'rolled-back-before', deploymentId: rolledBack.id };
+  }
   if (active && active.version === target.version) return { kind: 'same', deploymentId: active.id };
   if (active && !active.replaceable) return { kind: 'busy', deploymentId: active.id, phase: active.phase };
   if (committed !== null && target.version <= committed) return { kind: 'up-to-date' };

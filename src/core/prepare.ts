@@ -36,10 +36,10 @@ export interface PrepareResult {
 export async function prepare(
   agent: Agent,
   manifestUrl: string,
-  opts: { allowDowngrade?: boolean; waitRetryLater?: boolean; sleep?: (ms: number) => Promise<void> } = {},
+  opts: { allowDowngrade?: boolean; waitRetryLater?: boolean; automatic?: boolean; sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<PrepareResult> {
   const doc = await fetchManifest(agent, manifestUrl);
-  const accepted = acceptManifest(agent, doc, manifestUrl, { allowDowngrade: opts.allowDowngrade ?? false });
+  const accepted = acceptManifest(agent, doc, manifestUrl, { allowDowngrade: opts.allowDowngrade ?? false, automatic: opts.automatic ?? false });
   const d = accepted.deployment;
   if (!d || !isReplaceable(d.phase) || accepted.decision.kind === 'busy') return { accepted, outcome: null };
   return { accepted, outcome: await advanceUntilSettled(agent, d.id, opts) };

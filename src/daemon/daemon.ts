@@ -8,6 +8,9 @@ import { nextCheckinDelayMs } from '../core/decide.js';
 import { resumeAction } from '../core/phases.js';
 import { asUpgradeError, RetryLaterError } from '../errors.js';
 import { startControlServer } from './control.js';
+import { wireSwitch } from '../wiring.js';
+import { reconcileAfterStart, operatorRollback, type SwitchDeps } from '../core/switch.js';
+import { windowGate } from '../core/window-gate.js';
 
 export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
@@ -16,7 +19,11 @@ export class Daemon {
   private failures = 0;
   private stopped = false;
 
-  constructor(private readonly agent: Agent, private readonly random: () => number = Math.random) {}
+  private readonly switchDeps: SwitchDeps;
+
+  constructor(private readonly agent: Agent, private readonly random: () => number = Math.random) {
+    this.switchDeps = wireSwitch(agent, { powerOff: () => process.exit(0) });
+  }
 
   /** Serialises all work: one runner at a time, whoever asked (timer, upgradectl, another agent). */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
@@ -27,10 +34,15 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { agent } = this;
+    // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
+    await reconcileAfterStart(this.switchDeps);
     new Runner(agent).recover();
     this.server = await startControlServer(agent.config.paths.socket, {
       'GET /ping': async () => ({ ok: true }),
       'POST /check-in': () => this.enqueue(() => this.cycle()),
+      'POST /apply': (b) => this.enqueue(() => windowGate(this.switchDeps, b['now'] === true)),
+      'POST /confirm': () => this.enqueue(() => reconcileAfterStart(this.switchDeps)),
+      'POST /rollback': () => this.enqueue(() => operatorRollback(this.switchDeps)),
       'POST /prepare': (b) =>
         this.enqueue(() => prepare(agent, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
     });
@@ -56,12 +68,13 @@ export class Daemon {
     }
   }
 
-  /** Advances an active deployment whose retry time has come (also after a restart). */
+  /** Advances an active deployment whose retry time has come (also after a restart); a ready one meets the window. */
   private async resumeActive(): Promise<void> {
-    const d = this.agent.store.active();
-    if (!d || resumeAction(d.phase).kind !== 'step') return;
-    if (d.nextAttemptAt !== null && d.nextAttemptAt > this.agent.now()) return;
-    await advanceUntilSettled(this.agent, d.id);
+    let d = this.agent.store.active();
+    if (!d || (d.nextAttemptAt !== null && d.nextAttemptAt > this.agent.now())) return;
+    if (resumeAction(d.phase).kind === 'step') await advanceUntilSettled(this.agent, d.id);
+    d = this.agent.store.active();
+    if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.agent.now())) await windowGate(this.switchDeps, false);
   }
 
   private schedule(delayMs: number): void {

@@ -1,7 +1,7 @@
 // Sandbox pieces for tests, the demo and the benchmarks: zfs-fuse pools on file vdevs, ext4 image versions, send files.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -114,6 +114,12 @@ export async function buildImageVersions(
   const stage = join(opts.workDir, `stage-${pool.name}`);
   mkdirSync(join(stage, 'root', 'etc'), { recursive: true });
   writeFileSync(join(stage, 'root', 'etc', 'version'), 'version 1\n');
+  // Stand-ins for a kernel and an initrd where Grub's entry looks for them (symlinks, as Debian lays them out).
+  mkdirSync(join(stage, 'root', 'boot'), { recursive: true });
+  writeFileSync(join(stage, 'root', 'boot', 'vmlinuz-sandbox'), pseudoRandom('kernel', 64 * 1024));
+  writeFileSync(join(stage, 'root', 'boot', 'initrd.img-sandbox'), pseudoRandom('initrd', 64 * 1024));
+  if (!existsSync(join(stage, 'root', 'vmlinuz'))) symlinkSync('boot/vmlinuz-sandbox', join(stage, 'root', 'vmlinuz'));
+  if (!existsSync(join(stage, 'root', 'initrd.img'))) symlinkSync('boot/initrd.img-sandbox', join(stage, 'root', 'initrd.img'));
   writeFileSync(join(stage, 'root', 'blob.bin'), pseudoRandom('blob', (opts.blobKiB ?? 1024) * 1024));
   await run('mkfs.ext4', ['-q', '-F', '-U', FS_UUID, '-E', `hash_seed=${FS_UUID}`, '-d', join(stage, 'root'), imagePath, `${opts.sizeMiB ?? 32}M`], FAKE_TIME);
 

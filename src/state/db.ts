@@ -48,6 +48,10 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE floors (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE INDEX journal_by_deployment ON journal(deployment_id, id)`,
+  // The switch: boot id when a switch phase was written (did a reboot happen since?), postponements, ready time.
+  `ALTER TABLE deployments ADD COLUMN boot_id TEXT`,
+  `ALTER TABLE deployments ADD COLUMN postponements INTEGER NOT NULL DEFAULT 0`,
+  `ALTER TABLE deployments ADD COLUMN ready_at INTEGER`,
 ];
 
 export function stateDbPath(stateDir: string): string {

@@ -25,6 +25,9 @@ export interface Deployment {
   resumes: number;
   failures: number;
   nextAttemptAt: number | null;
+  bootId: string | null;
+  postponements: number;
+  readyAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -58,7 +61,7 @@ export type DeploymentPatch = Partial<
   Pick<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'failures' | 'nextAttemptAt' | 'reasonCode' | 'reason'
+    | 'downloadedBytes' | 'resumes' | 'failures' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
   >
 >;
 

@@ -93,10 +93,17 @@ export async function makeDevice(fleet: Fleet, name: string, extra: Record<strin
     fleet: { url: fleet.server.url, caFile: fleet.ca.caFile },
     trust: { keys: [{ keyid: fleet.key.keyid, publicKey: fleet.key.publicKey }] },
     space: { reserveBytes: 0 },
-    boot: { cmdlineFile: cmdline },
+    boot: { cmdlineFile: cmdline, bootIdFile: join(dir, 'boot_id'), kernelRoot: '/dev/vda1', rebooter: 'sandbox' },
+    health: { systemd: false, required: ['true'] },
+    migrate: { sourceRoot: join(dir, 'rootfs'), allow: ['/etc/app.conf', '/etc/ssh/ssh_host_*_key'], runtimeDir: join(dir, 'run') },
     logLevel: 'warn',
     ...extra,
   };
+  writeFileSync(join(dir, 'boot_id'), 'first-boot\n');
+  mkdirSync(join(dir, 'rootfs', 'etc', 'ssh'), { recursive: true });
+  writeFileSync(join(dir, 'rootfs', 'etc', 'app.conf'), `device=${name}\n`);
+  writeFileSync(join(dir, 'rootfs', 'etc', 'ssh', 'ssh_host_ed25519_key'), 'secret\n', { mode: 0o600 });
+  mkdirSync(join(host, 'boot', 'grub'), { recursive: true });
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const cli: Device['cli'] = async (args, o = {}) => {

@@ -6,6 +6,7 @@ import { readBootedVersion, readCommittedVersion } from '../../core/device-facts
 import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type StatusView } from '../status-view.js';
 import { daemonRunning } from '../../daemon/control.js';
 import { listImages } from '../../util/images-dir.js';
+import { readTrial } from '../../boot/grubenv.js';
 
 export async function statusView(config: Config): Promise<StatusView> {
   const db = openStateDbReadOnly(config.paths.stateDir);
@@ -18,6 +19,7 @@ export async function statusView(config: Config): Promise<StatusView> {
       device: { id: config.deviceId, hardware: config.hardware, channel: config.channel },
       bootedVersion: readBootedVersion(config),
       committedVersion: store ? readCommittedVersion(store, config) : readBootedVersion(config),
+      trialVersion: readTrial(config.paths.grubDir),
       floors: { version: fv === null ? null : Number(fv), issued: store?.getFloor('issued') ?? null },
       deployment: active ? deploymentView(active) : null,
       images: listImages(config.paths.imagesDir),

@@ -1,0 +1,57 @@
+// Switch verbs: apply [--now], confirm, rollback, grub-cfg --print.
+import type { Config } from '../../config.js';
+import { wireAgent, wireSwitch } from '../../wiring.js';
+import { windowGate } from '../../core/window-gate.js';
+import { reconcileAfterStart, operatorRollback, renderGrubCfg } from '../../core/switch.js';
+import { readCommittedVersion } from '../../core/device-facts.js';
+import { acquireRunnerLock } from '../../daemon/lock.js';
+import { UpgradeError } from '../../errors.js';
+import { callDaemon, daemonRunning } from '../../daemon/control.js';
+
+async function withSwitch<T>(config: Config, fn: (deps: ReturnType<typeof wireSwitch>) => Promise<T>): Promise<T> {
+  const release = acquireRunnerLock(config.paths.stateDir);
+  const agent = wireAgent(config);
+  // The sandbox "reboot" ends the process: release the lock and close the database first, as a real shutdown would.
+  const deps = wireSwitch(agent, { powerOff: () => { agent.close(); release(); process.exit(0); } });
+  try {
+    return await fn(deps);
+  } finally {
+    agent.close();
+    release();
+  }
+}
+
+export async function switchCommand(command: 'apply' | 'confirm' | 'rollback' | 'grub-cfg', config: Config, now: boolean): Promise<string> {
+  // One runner per device: when the daemon runs, it does the work.
+  if (command !== 'grub-cfg' && (await daemonRunning(config.paths.socket))) {
+    return JSON.stringify(await callDaemon(config.paths.socket, 'POST', `/${command}`, { now }));
+  }
+  switch (command) {
+    case 'apply':
+      return withSwitch(config, async (deps) => {
+        const r = await windowGate(deps, now);
+        if (!r.decision) throw new UpgradeError('E_NO_DEPLOYMENT', 'no ready image to apply');
+        return `${r.decision.action}: ${r.decision.reason} (next check ${r.decision.nextCheckAt.toISOString()})`;
+      });
+    case 'confirm':
+      return withSwitch(config, async (deps) => {
+        const r = await reconcileAfterStart(deps);
+        return r.kind === 'none' ? 'nothing to confirm' : `${r.kind}: image ${r.deployment?.version}`;
+      });
+    case 'rollback':
+      return withSwitch(config, async (deps) => {
+        const r = await operatorRollback(deps);
+        return `${r.kind}: image ${r.deployment?.version}`;
+      });
+    case 'grub-cfg': {
+      const agent = wireAgent(config);
+      try {
+        const committed = readCommittedVersion(agent.store, config);
+        if (committed === null) throw new UpgradeError('E_PREFLIGHT', 'no committed image is known');
+        return renderGrubCfg(agent, committed);
+      } finally {
+        agent.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,47 @@
+// The window gate: a ready deployment switches only inside the window when idle (or when forced), else it waits.
+import type { SwitchDeps } from './switch.js';
+import { stageTrial, rebootIntoTrial } from './switch.js';
+import { decideSwitch, switchDeadline, type SwitchDecision } from './window.js';
+import { idleProbesFrom, runIdleProbes } from '../adapters/idle-probes.js';
+import { disarmTrial } from '../boot/grubenv.js';
+import { asUpgradeError } from '../errors.js';
+
+export interface GateResult {
+  decision: SwitchDecision | null;
+}
+
+/** Decides for the active ready deployment; on 'switch' it stages and reboots (and so does not return). */
+export async function windowGate(deps: SwitchDeps, force: boolean): Promise<GateResult> {
+  const { store, config, log, now } = deps;
+  const d = store.active();
+  if (!d || d.phase !== 'ready') return { decision: null };
+  const idle = force ? { busy: false, reasons: [] } : await runIdleProbes(idleProbesFrom(config.window.idle));
+  const decision = decideSwitch({
+    now: new Date(now()),
+    window: { cron: config.window.cron, durationMin: config.window.durationMin, timezone: config.window.timezone },
+    idle: { busy: idle.busy, reasons: idle.reasons },
+    postponements: d.postponements,
+    maxPostponements: config.window.maxPostponements,
+    deadline: switchDeadline(d.readyAt === null ? null : new Date(d.readyAt), config.window.maxDelayHours),
+    force,
+    retryMin: config.window.retryMin,
+  });
+  store.journal(`window:${decision.action}`, d.id, { ...decision, idle: idle.reasons });
+  if (decision.action !== 'switch') {
+    store.update(d.id, { postponements: decision.postponements, nextAttemptAt: decision.nextCheckAt.getTime() });
+    log.info({ id: d.id, action: decision.action, reason: decision.reason, next: decision.nextCheckAt }, 'switch deferred');
+    return { decision };
+  }
+  log.info({ id: d.id, forced: decision.forced, reason: decision.reason }, 'switch window: going');
+  try {
+    await stageTrial(deps, d.id);
+  } catch (raw) {
+    // Nothing armed yet (the trial is armed last): the device keeps booting the committed image.
+    const err = asUpgradeError(raw);
+    disarmTrial(config.paths.grubDir);
+    store.transition(d.id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
+    log.error({ id: d.id, code: err.code, err: err.message }, 'switch failed before the reboot');
+    throw err;
+  }
+  return rebootIntoTrial(deps, d.id);
+}

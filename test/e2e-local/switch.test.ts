@@ -1,0 +1,87 @@
+// The switch in the sandbox: apply -> (sandbox reboot through the real grub.cfg/grubenv) -> confirm or fall back.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { startFleet, makeDevice, type Fleet, type Device } from '../support/device-sandbox.js';
+
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet({ versions: 3 });
+  await fleet.publishVersion(2, [1]);
+  await fleet.publishVersion(3, [2]);
+});
+afterAll(async () => {
+  await fleet?.close();
+});
+
+const grubDir = (dev: Device): string => join(dev.host, 'boot', 'grub');
+const booted = (dev: Device): string => readFileSync(join(dev.dir, 'cmdline'), 'utf8');
+async function grubenvList(dev: Device): Promise<string> {
+  return (await execa('grub-editenv', [join(grubDir(dev), 'grubenv'), 'list'])).stdout;
+}
+async function catInImage(image: string, path: string): Promise<string> {
+  return (await execa('debugfs', ['-R', `cat ${path}`, image])).stdout;
+}
+interface LooseConfig { window?: unknown; health: { required: string[] } }
+function setConfig(dev: Device, patch: (c: LooseConfig) => void): void {
+  const c = JSON.parse(readFileSync(dev.configPath, 'utf8')) as LooseConfig;
+  patch(c);
+  writeFileSync(dev.configPath, JSON.stringify(c));
+}
+
+describe('switch in the sandbox', () => {
+  it('2 is tried once, passes health, is committed; 3 fails health and the device falls back to 2', async () => {
+    const dev = await makeDevice(fleet, 'switch');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      // Outside the window (it opens at 03:00 for 2 hours... unless the test runs then): apply without --now waits.
+      setConfig(dev, (c) => { c.window = { cron: '0 0 1 1 *', durationMin: 1 }; });
+      const wait = await dev.cli(['apply']);
+      expect(wait.stdout).toMatch(/^wait:/);
+      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+
+      await dev.cli(['apply', '--now']);
+      // The sandbox reboot went through our grub.cfg: the trial booted and Grub cleared next_entry first.
+      expect(booted(dev)).toContain('ua.image=/images/2.img');
+      expect(await grubenvList(dev)).toMatch(/^next_entry=$/m);
+      const cfg = readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8');
+      expect(cfg).toContain('set default="img-1"');
+      expect((await execa('grub-script-check', [join(grubDir(dev), 'grub.cfg')], { reject: false })).exitCode).toBe(0);
+      expect((await dev.statusJson()).deployment?.phase).toBe('rebooting');
+
+      expect((await dev.cli(['confirm'])).stdout).toMatch(/committed: image 2/);
+      let st = await dev.statusJson();
+      expect(st.committedVersion).toBe(2);
+      expect(readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8')).toContain('set default="img-2"');
+      // Configuration migrated into the new image with it.
+      expect(await catInImage(join(dev.host, 'images', '2.img'), '/etc/app.conf')).toBe('device=switch');
+
+      // Version 3 with a failing required health check.
+      setConfig(dev, (c) => { c.health.required = ['echo "service db did not start" >&2; exit 4']; });
+      fleet.target.version = 3;
+      await dev.cli(['check-in']);
+      await dev.cli(['apply', '--now']);
+      expect(booted(dev)).toContain('ua.image=/images/3.img');
+      // Health fails: the agent reboots itself; the consumed trial means the default (2) boots.
+      await dev.cli(['confirm']);
+      expect(booted(dev)).toContain('ua.image=/images/2.img');
+      await dev.cli(['confirm']);
+      st = await dev.statusJson();
+      expect(st.deployment?.version).toBe(3);
+      expect(st.deployment?.phase).toBe('rolled_back');
+      expect(st.deployment?.lastError?.code).toBe('E_HEALTH');
+      expect(st.committedVersion).toBe(2);
+      const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout) as { entries: { event: string; data: unknown }[] };
+      expect(JSON.stringify(hist.entries.filter((e) => e.event === 'health'))).toContain('service db did not start');
+      // The same version is not retried automatically.
+      await dev.cli(['check-in']);
+      expect((await dev.statusJson()).deployment?.phase).toBe('rolled_back');
+    } finally {
+      await dev.close();
+    }
+  });
+
+});
