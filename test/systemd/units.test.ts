@@ -1,0 +1,43 @@
+// The systemd units pass the real `systemd-analyze verify` (with ExecStart pointed at the built CLI).
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+const UNITS_DIR = join(process.cwd(), 'systemd');
+const CLI = join(process.cwd(), 'dist/src/cli/upgradectl.js');
+
+describe('systemd units', () => {
+  const units = readdirSync(UNITS_DIR).filter((f) => f.endsWith('.service'));
+
+  it('ship the daemon and the boot-time confirmation', () => {
+    expect(units.sort()).toEqual(['upgrade-agent-confirm.service', 'upgrade-agent.service']);
+    const confirm = readFileSync(join(UNITS_DIR, 'upgrade-agent-confirm.service'), 'utf8');
+    expect(confirm).toMatch(/^Before=boot-complete\.target$/m);
+    expect(confirm).toMatch(/^RequiredBy=boot-complete\.target$/m);
+    expect(confirm).toMatch(/^ExecStart=\/usr\/bin\/upgradectl confirm$/m);
+    expect(readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8')).toMatch(/^KillMode=control-group$/m);
+  });
+
+  it.each(['upgrade-agent.service', 'upgrade-agent-confirm.service'])('%s passes systemd-analyze verify', async (unit) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ua-units-'));
+    chmodSync(CLI, 0o755);
+    for (const u of units) {
+      writeFileSync(join(dir, u), readFileSync(join(UNITS_DIR, u), 'utf8').replaceAll('/usr/bin/upgradectl', CLI));
+    }
+    const r = await execa('systemd-analyze', ['verify', '--man=no', join(dir, unit)], { reject: false, all: true });
+    // Lines about units we do not ship (zfs.target on a machine without ZFS, for instance) are not ours to fix.
+    const ours = (r.all ?? '').split('\n').filter((l) => l.includes('upgrade-agent'));
+    expect(ours).toEqual([]);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('the check itself catches a broken unit (control)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ua-units-bad-'));
+    const text = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8').replaceAll('/usr/bin/upgradectl', CLI).replace(/^Type=exec$/m, 'Type=bogus');
+    writeFileSync(join(dir, 'upgrade-agent.service'), text);
+    const r = await execa('systemd-analyze', ['verify', '--man=no', join(dir, 'upgrade-agent.service')], { reject: false, all: true });
+    expect((r.all ?? '').split('\n').filter((l) => l.includes('upgrade-agent'))).not.toEqual([]);
+  });
+});
