@@ -67,5 +67,12 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
           panicSec: b.panicSec, log: agent.log, ...(opts.powerOff ? { powerOff: opts.powerOff } : {}),
         })
       : new SystemdRebooter();
-  return { ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }) };
+  // Test hook for the crash tests: SIGKILL this process at one named step boundary of the switch.
+  const crashAt = process.env['UPGRADE_AGENT_CRASH_AT'];
+  const crashPoint = crashAt
+    ? (name: string): void => {
+        if (name === crashAt) process.kill(process.pid, 'SIGKILL');
+      }
+    : undefined;
+  return { ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), ...(crashPoint ? { crashPoint } : {}) };
 }

@@ -21,7 +21,11 @@ export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
   rebooter: Rebooter;
   mounter: ImageMounter;
+  /** Named step boundaries; the crash tests kill the process at each one (a no-op otherwise). */
+  crashPoint?: (name: string) => void;
 }
+
+const at = (deps: SwitchDeps, name: string): void => deps.crashPoint?.(name);
 
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
@@ -71,6 +75,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
       throw new UpgradeError('E_PREFLIGHT', `${image} is missing or does not match the signed image`, { context: { image } });
     }
     d = enter(deps, d, 'migrating', 'switch:start', { committed });
+    at(deps, 'migrating-recorded');
   } else if (d.phase === 'migrating') {
     d = enter(deps, d, 'migrating', 'switch:resume');
   }
@@ -85,17 +90,23 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
     imagePath: image, sourceRoot: config.migrate.sourceRoot, allow: config.migrate.allow, deny: config.migrate.deny, dryRun: false,
   });
   deps.store.journal('migrated', d.id, { counts: report.counts, recoveredMounts: report.recoveredMounts });
+  at(deps, 'migrated');
   const cfg = renderGrubCfg(deps, committed);
   checkEntryHasPanic(cfg, d.version);
   writeGrubCfg(config.paths.grubDir, cfg);
+  at(deps, 'grub-cfg-written');
   armTrial(config.paths.grubDir, d.version);
   log.info({ id, version: d.version, committed }, 'trial armed');
-  return enter(deps, d, 'staged', 'switch:staged');
+  at(deps, 'trial-armed');
+  const staged = enter(deps, d, 'staged', 'switch:staged');
+  at(deps, 'staged-recorded');
+  return staged;
 }
 
 /** staged|rebooting → rebooting, then the reboot (never returns). */
 export async function rebootIntoTrial(deps: SwitchDeps, id: number): Promise<never> {
   const d = enter(deps, deps.store.get(id), 'rebooting', 'switch:reboot');
+  at(deps, 'rebooting-recorded');
   deps.log.info({ id, version: d.version }, 'rebooting into the trial');
   return deps.rebooter.reboot(`upgrade-agent: trial boot of image ${d.version}`);
 }
@@ -105,8 +116,10 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   const { config, store, log } = deps;
   let d = store.get(id);
   if (d.phase !== 'confirming') d = enter(deps, d, 'confirming', 'confirm:start');
+  at(deps, 'confirming-recorded');
   const report = await runHealthChecks(config.health);
   store.journal('health', d.id, report);
+  at(deps, 'health-recorded');
   if (!report.ok) {
     const failed = report.results.filter((r) => !r.ok && r.kind !== 'wanted');
     const reason = `health checks failed: ${failed.map((r) => `${r.name} (${r.exitCode ?? 'no exit'}): ${r.output}`).join('; ')}`;
@@ -118,6 +131,7 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   }
   // Crash after this write and before the commit below: the next start finds the trial running and confirms again.
   writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
+  at(deps, 'default-moved');
   store.setMeta('committed_version', String(d.version));
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
   log.info({ id, version: d.version }, 'image committed');
