@@ -15,6 +15,7 @@ import { runHealthChecks } from '../steps/health.js';
 import { imageMatches } from '../steps/export.js';
 import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
 import { listImages } from '../util/images-dir.js';
+import { applyRetention } from './cleanup.js';
 import { UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
@@ -135,6 +136,8 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   store.setMeta('committed_version', String(d.version));
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
   log.info({ id, version: d.version }, 'image committed');
+  // Old images are dead weight now; tidying is best effort and never undoes the commit.
+  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
   return { kind: 'committed', deployment: done };
 }
 

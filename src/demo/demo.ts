@@ -69,30 +69,62 @@ async function main(): Promise<void> {
       publisherDataset: images.dataset, image: images.versions[0] as ImageVersion, pool: dev.name, dataset: 'images',
       imagesDir: join(host, 'images'), workDir: dir,
     });
-    writeFileSync(join(dir, 'device', 'cmdline'), 'root=/dev/sda1 ua.image=/images/1.img panic=10\n');
+    const devDir = join(dir, 'device');
+    writeFileSync(join(devDir, 'cmdline'), 'root=/dev/sda1 ua.image=/images/1.img panic=10\n');
+    writeFileSync(join(devDir, 'boot_id'), 'first-boot\n');
+    // The running system's files the allow-list carries into each new image.
+    mkdirSync(join(devDir, 'rootfs', 'etc'), { recursive: true });
+    writeFileSync(join(devDir, 'rootfs', 'etc', 'app.conf'), 'customer=ACME\nretention_days=30\n');
+    // A service check the operator configured; the demo breaks it for image 3.
+    const check = join(devDir, 'app-healthy.sh');
+    writeFileSync(check, '#!/bin/sh\necho "app: all services up"\nexit 0\n', { mode: 0o755 });
+    mkdirSync(join(host, 'boot', 'grub'), { recursive: true });
     const pubKey = JSON.parse(readFileSync(join(dir, 'fleet-key.pub'), 'utf8')) as { keyid: string; publicKey: string };
-    writeFileSync(join(dir, 'device', 'config.json'), JSON.stringify({
+    const configPath = join(devDir, 'config.json');
+    writeFileSync(configPath, JSON.stringify({
       deviceId: 'demo-device-1',
       hardware: 'demo-board',
-      paths: { hostRoot: host, socket: join(dir, 'device', 'agent.sock') },
+      paths: { hostRoot: host, socket: join(devDir, 'agent.sock') },
       zfs: { pool: dev.name, dataset: 'images' },
       fleet: { url: server.url, caFile: ca.caFile },
       trust: { keys: [pubKey] },
       space: { reserveBytes: 0 },
-      boot: { cmdlineFile: join(dir, 'device', 'cmdline') },
+      boot: { cmdlineFile: join(devDir, 'cmdline'), bootIdFile: join(devDir, 'boot_id'), kernelRoot: '/dev/sda1', rebooter: 'sandbox' },
+      health: { systemd: false, required: [check] },
+      migrate: { sourceRoot: join(devDir, 'rootfs'), allow: ['/etc/app.conf'], runtimeDir: join(devDir, 'run') },
       download: { chunkFsyncBytes: 1 << 20 },
     }, null, 2));
+    // The installer's grub.cfg: image 1 committed.
+    writeFileSync(join(host, 'boot', 'grub', 'grub.cfg'), (await execa('node', [CLI, 'grub-cfg', '--print', '--config', configPath])).stdout);
+    const bootedNow = (): string => /ua\.image=(\S+)/.exec(readFileSync(join(devDir, 'cmdline'), 'utf8'))?.[1] ?? '?';
+    const step = async (title: string, args: string[]): Promise<void> => {
+      say(`== ${title}`);
+      const code = await cli(args);
+      if (code !== 0) throw new Error(`upgradectl ${args.join(' ')} exited ${code}`);
+    };
 
     for (const v of [2, 3]) {
       target.version = v;
-      say(`== upgradectl check-in (the fleet now offers version ${v})`);
-      const code = await cli(['check-in']);
-      if (code !== 0) throw new Error(`check-in for version ${v} exited ${code}`);
+      await step(`upgradectl check-in (the fleet now offers version ${v})`, ['check-in']);
     }
-    say('== upgradectl images');
-    await cli(['images']);
-    say('== upgradectl status');
-    await cli(['status']);
+    await step('upgradectl apply --now (skip the night window): migrate, arm a one-shot trial, reboot', ['apply', '--now']);
+    say(`   [sandbox] power cycle done: Grub booted ${bootedNow()}`);
+    await step('upgradectl confirm (the boot-time unit): health checks, then commit', ['confirm']);
+
+    say('== the fleet publishes version 4; its app service is broken');
+    await images.addVersion(4);
+    await execa('node', [CLI, 'publish', '--dataset', images.dataset, '--version', '4', '--from', '3',
+      '--key', join(dir, 'fleet-key.key'), '--hardware', 'demo-board', '--channel', 'stable', '--out', www, '--label', 'demo 4']);
+    target.version = 4;
+    await step('upgradectl check-in (version 4)', ['check-in']);
+    await step('upgradectl apply --now', ['apply', '--now']);
+    say(`   [sandbox] power cycle done: Grub booted ${bootedNow()}`);
+    writeFileSync(check, '#!/bin/sh\necho "app: database service failed to start" >&2\nexit 1\n', { mode: 0o755 });
+    await step('upgradectl confirm: the health check fails, the agent reboots', ['confirm']);
+    say(`   [sandbox] power cycle done: the trial was consumed, Grub booted ${bootedNow()}`);
+    await step('upgradectl confirm (next boot): the fallback is recorded', ['confirm']);
+    await step('upgradectl images', ['images']);
+    await step('upgradectl status', ['status']);
     const sent = [...server.stats.entries()].map(([p, s]) => `${p} ${s.bytesSent} B`).join(', ');
     say(`== bytes served: ${sent}`);
   } finally {
