@@ -84,4 +84,24 @@ describe('switch in the sandbox', () => {
     }
   });
 
+
+  it('inside the window a busy device postpones, and after the allowed postponements the switch is forced', async () => {
+    const dev = await makeDevice(fleet, 'busy');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      setConfig(dev, (c) => {
+        c.window = { cron: '* * * * *', durationMin: 60, maxPostponements: 1, idle: { maxLoad: 0, busyCommands: ['true'], systemdInhibitors: false } };
+      });
+      expect((await dev.cli(['apply'])).stdout).toMatch(/^postpone:.*busy/);
+      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+      await dev.cli(['apply']);
+      expect(booted(dev)).toContain('ua.image=/images/2.img');
+      const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout) as { entries: { event: string; data: { forced?: boolean } | null }[] };
+      expect(hist.entries.filter((e) => e.event === 'window:postpone')).toHaveLength(1);
+      expect(hist.entries.find((e) => e.event === 'window:switch')?.data?.forced).toBe(true);
+    } finally {
+      await dev.close();
+    }
+  });
 });
