@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux python3 make g++)
+APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux mount systemd dash python3 make g++)
 
 need_apt() {
   local missing=()

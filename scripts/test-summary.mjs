@@ -11,12 +11,12 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-// A file that failed to load counts as a failure even though it ran no test.
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0) - countFilesWithFailedTests(report);
+// A file that failed to load (no failed test inside, yet failed) counts as one failure.
+const failed = (report.numFailedTests ?? 0) + countFilesFailedWithoutTests(report);
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
 
-function countFilesWithFailedTests(r) {
-  return (r.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
+function countFilesFailedWithoutTests(r) {
+  return (r.testResults ?? []).filter((f) => f.status === 'failed' && !(f.assertionResults ?? []).some((a) => a.status === 'failed')).length;
 }

@@ -10,7 +10,8 @@ import { readCommittedVersion } from './device-facts.js';
 import { generateGrubCfg, type GrubCfgOptions } from '../boot/grub-cfg.js';
 import { writeGrubCfg } from '../boot/grub-files.js';
 import { armTrial, disarmTrial, readTrial } from '../boot/grubenv.js';
-import { migrateIntoImage } from '../steps/migrate.js';
+import { migrateIntoImage, planMigration } from '../steps/migrate.js';
+import { stat, statfs } from 'node:fs/promises';
 import { runHealthChecks } from '../steps/health.js';
 import { imageMatches } from '../steps/export.js';
 import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
@@ -84,6 +85,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   try {
     await deps.mounter.mount(image, mp, { readOnly: true });
     checkBootFiles(mp);
+    await checkMigrationRoom(deps, mp);
   } finally {
     await deps.mounter.unmount(mp);
   }
@@ -102,6 +104,21 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   const staged = enter(deps, d, 'staged', 'switch:staged');
   at(deps, 'staged-recorded');
   return staged;
+}
+
+/** Pre-flight: the files the migration would write fit in the image (plus a margin for directories and inodes). */
+async function checkMigrationRoom(deps: SwitchDeps, imageRoot: string): Promise<void> {
+  const m = deps.config.migrate;
+  const plan = await planMigration({ sourceRoot: m.sourceRoot, allow: m.allow, deny: m.deny }, imageRoot);
+  let need = 1 << 20;
+  for (const e of plan.entries) {
+    if (e.kind === 'file' && (e.action === 'create' || e.action === 'update')) need += (await stat(join(m.sourceRoot, e.path))).size;
+  }
+  const fs = await statfs(imageRoot);
+  const free = fs.bavail * fs.bsize;
+  if (free < need) {
+    throw new UpgradeError('E_PREFLIGHT', `the image has ${free} bytes free, the migration needs ${need}`, { context: { free, need } });
+  }
 }
 
 /** staged|rebooting → rebooting, then the reboot (never returns). */

@@ -104,4 +104,25 @@ describe('switch in the sandbox', () => {
       await dev.close();
     }
   });
+
+  it('pre-flight refuses a migration that does not fit in the image: nothing armed, the deployment fails', async () => {
+    const dev = await makeDevice(fleet, 'nofit');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      const { truncateSync, writeFileSync: write } = await import('node:fs');
+      write(join(dev.dir, 'rootfs', 'etc', 'app.conf'), 'x');
+      truncateSync(join(dev.dir, 'rootfs', 'etc', 'app.conf'), 200 * 1024 * 1024);
+      const r = await dev.cli(['apply', '--now'], { reject: false });
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('E_PREFLIGHT');
+      const st = await dev.statusJson();
+      expect(st.deployment?.phase).toBe('failed');
+      expect(st.deployment?.lastError?.code).toBe('E_PREFLIGHT');
+      expect(st.trialVersion).toBeNull();
+      expect(booted(dev)).toContain('ua.image=/images/1.img');
+    } finally {
+      await dev.close();
+    }
+  });
 });
