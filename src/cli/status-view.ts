@@ -23,6 +23,8 @@ export interface StatusView {
     updatedAt: string;
   };
   images: { version: number; path: string; size: number }[];
+  /** The maintenance window: open now, or when it opens next. */
+  window: { cron: string; durationMin: number; open: boolean; opensAt: string; closesAt: string };
   daemon: { running: boolean };
 }
 
@@ -49,6 +51,7 @@ export function renderStatus(v: StatusView): string {
     `committed  ${v.committedVersion ?? '-'}`,
     `trial      ${v.trialVersion ?? '-'}`,
     `daemon     ${v.daemon.running ? 'running' : 'not running'}`,
+    `window     ${v.window.cron} for ${v.window.durationMin} min: ${v.window.open ? `open until ${v.window.closesAt}` : `opens ${v.window.opensAt}`}`,
   ];
   const d = v.deployment;
   if (d) {
@@ -56,7 +59,7 @@ export function renderStatus(v: StatusView): string {
     lines.push(`deployment #${d.id} -> ${d.version} (${d.label}): ${d.phase}${d.phase === 'downloading' ? pct : ''}`);
     if (d.stream) lines.push(`  stream   ${d.stream.from === null ? 'full' : `delta from ${d.stream.from}`}`);
     if (d.lastError) lines.push(`  error    ${d.lastError.code}: ${d.lastError.message}`);
-    if (d.nextAttemptAt) lines.push(`  retry at ${d.nextAttemptAt}`);
+    if (d.nextAttemptAt) lines.push(`  next     ${d.nextAttemptAt}`);
   } else {
     lines.push('deployment none');
   }

@@ -41,7 +41,11 @@ describe('switch in the sandbox', () => {
       setConfig(dev, (c) => { c.window = { cron: '0 0 1 1 *', durationMin: 1 }; });
       const wait = await dev.cli(['apply']);
       expect(wait.stdout).toMatch(/^wait:/);
-      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+      const waiting = await dev.statusJson();
+      expect(waiting.deployment?.phase).toBe('ready');
+      expect(waiting.window.open).toBe(false);
+      expect(waiting.window.opensAt).toMatch(/-01-01T00:00:00.000Z$/);
+      expect(waiting.deployment?.nextAttemptAt).toBe(waiting.window.opensAt);
 
       await dev.cli(['apply', '--now']);
       // The sandbox reboot went through our grub.cfg: the trial booted and Grub cleared next_entry first.

@@ -7,6 +7,13 @@ import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA
 import { daemonRunning } from '../../daemon/control.js';
 import { listImages } from '../../util/images-dir.js';
 import { readTrial } from '../../boot/grubenv.js';
+import { windowAt } from '../../core/window.js';
+
+function windowView(config: Config, now: Date): StatusView['window'] {
+  const w = config.window;
+  const state = windowAt({ cron: w.cron, durationMin: w.durationMin, timezone: w.timezone }, now);
+  return { cron: w.cron, durationMin: w.durationMin, open: state.open, opensAt: state.opensAt.toISOString(), closesAt: state.closesAt.toISOString() };
+}
 
 export async function statusView(config: Config): Promise<StatusView> {
   const db = openStateDbReadOnly(config.paths.stateDir);
@@ -23,6 +30,7 @@ export async function statusView(config: Config): Promise<StatusView> {
       floors: { version: fv === null ? null : Number(fv), issued: store?.getFloor('issued') ?? null },
       deployment: active ? deploymentView(active) : null,
       images: listImages(config.paths.imagesDir),
+      window: windowView(config, new Date()),
       daemon: { running: await daemonRunning(config.paths.socket) },
     };
   } finally {
