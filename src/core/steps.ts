@@ -13,6 +13,7 @@ import { importStream } from '../steps/import.js';
 import { exportImage } from '../steps/export.js';
 import { SpaceError } from '../errors.js';
 import { fsyncDir } from '../util/atomic-file.js';
+import { fileIdentity } from '../util/file-identity.js';
 
 export type StepContext = RunnerDeps;
 
@@ -141,5 +142,8 @@ export async function runExport(ctx: StepContext, d: Deployment): Promise<void> 
     await applyRetention(ctx, false);
     result = await exportOnce();
   }
-  store.journal('exported', d.id, { result, path: join(config.paths.imagesDir, `${d.version}.img`) });
+  const path = join(config.paths.imagesDir, `${d.version}.img`);
+  // Remember the verified file's identity: the switch window re-hashes only if the file changed since.
+  store.setMeta(`verified-image:${d.version}`, JSON.stringify(fileIdentity(path)));
+  store.journal('exported', d.id, { result, path });
 }

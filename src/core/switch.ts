@@ -17,6 +17,7 @@ import { imageMatches } from '../steps/export.js';
 import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
 import { listImages } from '../util/images-dir.js';
 import { applyRetention } from './cleanup.js';
+import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
@@ -72,10 +73,14 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   const image = imagePathOf(deps, d.version);
   checkGrubenvWritable(config.paths.grubDir);
   if (d.phase === 'ready') {
-    // The migration changes the image, so its signed hash can only be checked before the first one.
-    if (!(await imageMatches(image, d.imageSize, d.imageSha256))) {
+    // The migration changes the image, so its signed hash can only be checked before the first one. The export
+    // hashed it; unless the file changed since (inode, size, mtime, ctime), that proof still holds.
+    const verified = deps.store.getMeta(`verified-image:${d.version}`);
+    const unchanged = verified !== null && sameIdentity(JSON.parse(verified) as FileIdentity, image);
+    if (!unchanged && !(await imageMatches(image, d.imageSize, d.imageSha256))) {
       throw new UpgradeError('E_PREFLIGHT', `${image} is missing or does not match the signed image`, { context: { image } });
     }
+    deps.store.journal('image-verified', d.id, { how: unchanged ? 'unchanged since its verified export' : 'sha256' });
     d = enter(deps, d, 'migrating', 'switch:start', { committed });
     at(deps, 'migrating-recorded');
   } else if (d.phase === 'migrating') {

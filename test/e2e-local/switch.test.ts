@@ -132,4 +132,25 @@ describe('switch in the sandbox', () => {
       await dev.close();
     }
   });
+
+  it('an image changed after its verified export is hashed again and refused', async () => {
+    const dev = await makeDevice(fleet, 'tamper');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      const img = join(dev.host, 'images', '2.img');
+      const { statSync, utimesSync, openSync, writeSync, closeSync } = await import('node:fs');
+      const { atime, mtime } = statSync(img);
+      const fd = openSync(img, 'r+');
+      writeSync(fd, Buffer.from('X'), 0, 1, 4096 * 3);
+      closeSync(fd);
+      utimesSync(img, atime, mtime);
+      const r = await dev.cli(['apply', '--now'], { reject: false });
+      expect(r.stderr).toContain('E_PREFLIGHT');
+      expect((await dev.statusJson()).deployment?.phase).toBe('failed');
+      expect(booted(dev)).toContain('ua.image=/images/1.img');
+    } finally {
+      await dev.close();
+    }
+  });
 });
