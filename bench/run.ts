@@ -1,6 +1,6 @@
 // `npm run bench`: import and export throughput and peak RSS against shell baselines, one run, same inputs.
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +10,14 @@ import { benchExport } from './export-case.js';
 import { benchImport, type ImportRow } from './import-case.js';
 import { renderText, writeJson, type BenchResults } from './report.js';
 import { buildFixture } from './setup.js';
+import { benchSwitch, renderSwitch } from './switch-case.js';
+
+/** The switch window alone (BENCH_ONLY=switch); also run at the end of the full bench. */
+async function switchOnly(): Promise<void> {
+  const rows = await benchSwitch(Number(process.env['BENCH_REPS'] ?? 3));
+  process.stdout.write(`${renderSwitch(rows)}\n`);
+  writeFileSync(RESULTS.replace('bench-results.json', 'bench-switch.json'), JSON.stringify(rows, null, 2));
+}
 
 const RESULTS = fileURLToPath(new URL('../../.cache/bench-results.json', import.meta.url));
 
@@ -48,6 +56,7 @@ async function cleanup(pools: TestPool[], workDir: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.env['BENCH_ONLY'] === 'switch') return switchOnly();
   const t0 = performance.now();
   const cfg = config();
   const startedAt = new Date().toISOString();
@@ -90,6 +99,12 @@ async function main(): Promise<void> {
   } finally {
     await clean();
   }
+  progressSwitch();
+  await switchOnly();
+}
+
+function progressSwitch(): void {
+  process.stderr.write('bench: switch window on a 1 GiB image\n');
 }
 
 main().catch((err: unknown) => {
