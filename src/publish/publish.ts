@@ -13,6 +13,8 @@ import { signPayload } from '../trust/sign.js';
 import { commitRename, writeFileAtomic } from '../util/atomic-file.js';
 import { sha256OfFd } from '../util/sha256.js';
 import { UpgradeError, UsageError } from '../errors.js';
+import { withSnapshotFile } from '../steps/snapshot-file.js';
+import { silentLogger } from '../log.js';
 
 export interface PublishOptions {
   dataset: string;
@@ -80,26 +82,15 @@ async function writeStream(zfs: Zfs, snap: string, from: string | undefined, pat
 }
 
 /** Size and sha256 of the image file inside a snapshot, read through a temporary read-only clone. */
-async function imageDigest(zfs: Zfs, dataset: string, version: number, imageFile: string): Promise<{ size: number; sha256: string }> {
-  const clone = `${dataset}.publish-${version}`;
-  if (await zfs.exists(clone)) await zfs.destroy(clone);
-  await zfs.clone(`${dataset}@${version}`, clone, { readonly: 'on' });
-  try {
-    let mp = await zfs.mountpoint(clone);
-    if (mp === null) {
-      await zfs.mount(clone);
-      mp = await zfs.mountpoint(clone);
-    }
-    if (mp === null) throw new UpgradeError('E_ZFS_COMMAND', `clone ${clone} has no mountpoint`);
-    const fh = await open(join(mp, imageFile), 'r');
+function imageDigest(zfs: Zfs, dataset: string, version: number, imageFile: string): Promise<{ size: number; sha256: string }> {
+  return withSnapshotFile({ zfs, log: silentLogger() }, `${dataset}@${version}`, `${dataset}.publish-${version}`, imageFile, async (path) => {
+    const fh = await open(path, 'r');
     try {
       return await sha256OfFd(fh.fd);
     } finally {
       await fh.close();
     }
-  } finally {
-    await zfs.destroy(clone);
-  }
+  });
 }
 
 export async function publish(deps: { zfs: Zfs; now: () => number }, o: PublishOptions): Promise<PublishResult> {

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { commitRename } from '../util/atomic-file.js';
 import { sha256OfFd } from '../util/sha256.js';
 import { exportCloneName } from './full-swap.js';
+import { withSnapshotFile } from './snapshot-file.js';
 
 export interface ExportDeps {
   zfs: Zfs;
@@ -161,28 +162,8 @@ export async function exportImage(deps: ExportDeps, opts: ExportOptions): Promis
     // has no zvols at all, so this branch is not exercised by the test suite.
     await copySparse(`/dev/zvol/${ds}@${opts.version}`, partial, expected);
   } else {
-    await zfs.clone(`${ds}@${opts.version}`, clone, { readonly: 'on' });
-    let copyError: unknown = null;
-    try {
-      let mountpoint = await zfs.mountpoint(clone);
-      if (mountpoint === null) {
-        await zfs.mount(clone);
-        mountpoint = await zfs.mountpoint(clone);
-      }
-      if (mountpoint === null) throw new ExportError('E_IMAGE_SOURCE', `clone ${clone} has no mountpoint`, { context: { clone } });
-      log.info({ ...ctx, clone }, 'export: copying image from clone');
-      await copySparse(join(mountpoint, opts.imageFile), partial, expected);
-    } catch (err) {
-      copyError = err;
-    }
-    // Always, and only after the source fd is closed; the adapter retries while FUSE still calls the clone busy.
-    try {
-      await zfs.destroy(clone);
-    } catch (err) {
-      if (copyError === null) throw err;
-      log.error({ ...ctx, clone, err: (err as Error).message }, 'export: could not destroy clone');
-    }
-    if (copyError !== null) throw copyError;
+    log.info({ ...ctx, clone }, 'export: copying image from a read-only clone');
+    await withSnapshotFile(deps, `${ds}@${opts.version}`, clone, opts.imageFile, (src) => copySparse(src, partial, expected));
   }
   commitRename(partial, finalPath);
   log.info(ctx, 'export: image exported and verified');
