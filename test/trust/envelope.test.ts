@@ -1,24 +1,14 @@
 // Envelope verification: strict shape, distinct trusted signers over the exact payload bytes, every refusal by code.
 import { describe, expect, it } from 'vitest';
-import { UpgradeError } from '../../src/errors.js';
 import { verifyEnvelope } from '../../src/trust/envelope.js';
 import { generateKeyPair } from '../../src/trust/keys.js';
 import type { Envelope } from '../../src/trust/manifest-types.js';
 import { addSignature, signPayload } from '../../src/trust/sign.js';
 import { makeKeys } from '../support/manifest-fixture.js';
+import { refusal } from '../support/refusal.js';
 
 const PAYLOAD = Buffer.from('{"hello":"signed world"}');
 const doc = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-
-function refusal(fn: () => unknown): UpgradeError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UpgradeError);
-    return err as UpgradeError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('verifyEnvelope: accepts', () => {
   it('returns the exact payload bytes signed by one trusted key', () => {

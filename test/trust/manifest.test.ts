@@ -1,11 +1,11 @@
 // Manifest payload schema and device policy, alone and composed by verifyManifest; every refusal by code.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { UpgradeError } from '../../src/errors.js';
 import { checkManifestPolicy, parseManifestPayload, verifyManifest, type VerifyManifestOptions } from '../../src/trust/manifest.js';
 import type { Manifest } from '../../src/trust/manifest-types.js';
 import { signPayload } from '../../src/trust/sign.js';
 import { FIXTURE_CHANNEL, FIXTURE_HARDWARE, makeKeys, makeManifest, signManifest } from '../support/manifest-fixture.js';
+import { refusal } from '../support/refusal.js';
 
 const NOW = new Date('2030-06-01T00:00:00Z');
 const at = (m: Partial<Manifest> = {}): Manifest =>
@@ -25,16 +25,6 @@ const opts = (o: Partial<VerifyManifestOptions> = {}): VerifyManifestOptions => 
   ...o,
 });
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v));
-
-function refusal(fn: () => unknown): UpgradeError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UpgradeError);
-    return err as UpgradeError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('verifyManifest', () => {
   it('accepts a valid manifest and reports the payload sha256', () => {
