@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   E_IMAGE_SOURCE: 'the snapshot holds no readable image to export',
   E_NO_SPACE: 'not enough free space',
   E_STATE_DB: 'state database error',
+  E_LOCKED: 'another upgradectl process is working on this device',
   E_STATE_TRANSITION: 'illegal phase transition',
   E_LOOP_BREAKER: 'deployment resumed too many times',
   E_NO_DEPLOYMENT: 'no such deployment',

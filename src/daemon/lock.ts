@@ -1,7 +1,9 @@
-// One runner per device: a pid lock file in the state dir (stale locks of dead processes are taken over).
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync } from 'node:fs';
+// One runner per device: a lock file in the state dir naming its owner (pid and boot id); dead owners' locks are taken over.
+import { openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../errors.js';
+
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
 function alive(pid: number): boolean {
   try {
@@ -12,13 +14,31 @@ function alive(pid: number): boolean {
   }
 }
 
+function currentBootId(): string {
+  return existsSync(BOOT_ID_FILE) ? readFileSync(BOOT_ID_FILE, 'utf8').trim() : '';
+}
+
+/**
+ * Whether the lock's owner still runs. The state dir outlives reboots and pids are reused: a pid written before a power
+ * cut is often alive again after the next boot as another process, so a lock from another boot is stale whatever its pid.
+ * Pure.
+ */
+export function lockOwnerAlive(text: string, bootId: string, isAlive: (pid: number) => boolean, self = process.pid): boolean {
+  const [pidText, lockBoot] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === self) return false;
+  if (lockBoot !== undefined && lockBoot !== bootId) return false;
+  return isAlive(pid);
+}
+
 export function acquireRunnerLock(stateDir: string): () => void {
   mkdirSync(stateDir, { recursive: true });
   const path = join(stateDir, 'runner.lock');
+  const bootId = currentBootId();
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, `${process.pid} ${bootId}\n`);
       closeSync(fd);
       return () => {
         try {
@@ -29,12 +49,37 @@ export function acquireRunnerLock(stateDir: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid) {
-        throw new StateError('E_STATE_DB', `another upgradectl (pid ${pid}) is working on this device`, { context: { pid, lock: path } });
+      const text = readFileSync(path, 'utf8');
+      if (lockOwnerAlive(text, bootId, alive)) {
+        const pid = Number(text.trim().split(/\s+/)[0]);
+        throw new StateError('E_LOCKED', `another upgradectl (pid ${pid}) is working on this device`, { context: { pid, lock: path } });
       }
-      unlinkSync(path); // stale: its owner died (SIGKILL, power cut)
+      unlinkSync(path); // stale: its owner died (SIGKILL) or belonged to an earlier boot (power cut)
     }
   }
-  throw new StateError('E_STATE_DB', `cannot take the runner lock ${path}`);
+  throw new StateError('E_LOCKED', `cannot take the runner lock ${path}`);
+}
+
+/**
+ * Takes the lock, waiting while another live runner holds it (the boot-time confirm and the daemon start together).
+ * `whileWaiting` runs before each retry; a non-null result ends the wait without the lock.
+ */
+export async function waitForRunnerLock<T>(
+  stateDir: string,
+  o: { timeoutMs: number; pollMs?: number; whileWaiting?: () => Promise<T | null>; onWait?: (err: StateError) => void },
+): Promise<{ release: () => void } | { other: T }> {
+  const until = Date.now() + o.timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      return { release: acquireRunnerLock(stateDir) };
+    } catch (err) {
+      if (!(err instanceof StateError) || err.code !== 'E_LOCKED' || Date.now() >= until) throw err;
+      if (!told) o.onWait?.(err);
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, o.pollMs ?? 1000));
+    const other = (await o.whileWaiting?.()) ?? null;
+    if (other !== null) return { other };
+  }
 }

@@ -2,10 +2,17 @@
 import type { Config } from '../../config.js';
 import { wireAgent } from '../../wiring.js';
 import { Daemon } from '../../daemon/daemon.js';
-import { acquireRunnerLock } from '../../daemon/lock.js';
+import { waitForRunnerLock } from '../../daemon/lock.js';
+import { createLogger } from '../../log.js';
 
 export async function runDaemon(config: Config): Promise<number> {
-  const release = acquireRunnerLock(config.paths.stateDir);
+  // The boot-time confirm starts alongside and may hold the lock through its health checks: wait for it, however long.
+  const got = await waitForRunnerLock<never>(config.paths.stateDir, {
+    timeoutMs: Number.POSITIVE_INFINITY,
+    onWait: (err) => createLogger({ level: config.logLevel }).info({ code: err.code, context: err.context }, 'daemon waits for the runner lock'),
+  });
+  if (!('release' in got)) return 1;
+  const release = got.release;
   const daemon = new Daemon(wireAgent(config));
   await daemon.start();
   await new Promise<void>((resolve) => {

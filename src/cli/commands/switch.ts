@@ -4,12 +4,16 @@ import { wireAgent, wireSwitch } from '../../wiring.js';
 import { windowGate } from '../../core/window-gate.js';
 import { reconcileAfterStart, operatorRollback, renderGrubCfg } from '../../core/switch.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
-import { acquireRunnerLock } from '../../daemon/lock.js';
+import { acquireRunnerLock, waitForRunnerLock } from '../../daemon/lock.js';
+
+/** How long `confirm` waits for another runner (the daemon's own start-up reconciliation) before failing. */
+const CONFIRM_LOCK_WAIT_MS = 15 * 60_000;
 import { UpgradeError } from '../../errors.js';
 import { callDaemon, daemonRunning } from '../../daemon/control.js';
 
-async function withSwitch<T>(config: Config, fn: (deps: ReturnType<typeof wireSwitch>) => Promise<T>): Promise<T> {
-  const release = acquireRunnerLock(config.paths.stateDir);
+async function withSwitch<T>(
+  config: Config, fn: (deps: ReturnType<typeof wireSwitch>) => Promise<T>, release: () => void = acquireRunnerLock(config.paths.stateDir),
+): Promise<T> {
   const agent = wireAgent(config);
   // The sandbox "reboot" ends the process: release the lock and close the database first, as a real shutdown would.
   const deps = wireSwitch(agent, { powerOff: () => { agent.close(); release(); process.exit(0); } });
@@ -33,11 +37,19 @@ export async function switchCommand(command: 'apply' | 'confirm' | 'rollback' | 
         if (!r.decision) throw new UpgradeError('E_NO_DEPLOYMENT', 'no ready image to apply');
         return `${r.decision.action}: ${r.decision.reason} (next check ${r.decision.nextCheckAt.toISOString()})`;
       });
-    case 'confirm':
+    case 'confirm': {
+      // At boot the daemon starts alongside: whichever takes the lock confirms; if the daemon comes up meanwhile, it is asked.
+      const got = await waitForRunnerLock(config.paths.stateDir, {
+        timeoutMs: CONFIRM_LOCK_WAIT_MS,
+        whileWaiting: async () =>
+          (await daemonRunning(config.paths.socket)) ? JSON.stringify(await callDaemon(config.paths.socket, 'POST', '/confirm', { now })) : null,
+      });
+      if ('other' in got) return got.other;
       return withSwitch(config, async (deps) => {
         const r = await reconcileAfterStart(deps);
         return r.kind === 'none' ? 'nothing to confirm' : `${r.kind}: image ${r.deployment?.version}`;
-      });
+      }, got.release);
+    }
     case 'rollback':
       return withSwitch(config, async (deps) => {
         const r = await operatorRollback(deps);
