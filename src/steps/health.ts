@@ -39,17 +39,36 @@ async function run(cmd: string, args: string[], timeoutSec: number): Promise<{ e
   return { exitCode: r.exitCode ?? null, output: clip(`${r.all ?? ''}${why}`.trim()) };
 }
 
-/** `systemctl is-system-running` until it leaves the starting states, or the deadline passes. */
+/**
+ * The system's state from systemd. The confirm unit is itself a boot job, so `is-system-running` says "starting" until it
+ * has ended: once default.target is active, "starting" means only jobs ordered after this check are left, and the system
+ * is judged by its failed units. Before that, and in any other state but running, wait or fail as the state says.
+ */
 async function systemState(o: HealthOptions, deadline: number, sleep: (ms: number) => Promise<void>): Promise<CheckResult> {
   const systemctl = o.systemctl ?? 'systemctl';
+  const result = (ok: boolean, exitCode: number | null, output: string): CheckResult => ({ name: 'system state', kind: 'systemd', ok, exitCode, output });
+  const failedUnits = async (): Promise<string[]> => {
+    const r = await run(systemctl, ['list-units', '--state=failed', '--plain', '--no-legend', '--no-pager'], o.commandTimeoutSec);
+    return r.output.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((u) => u !== '');
+  };
   for (;;) {
     const r = await run(systemctl, ['is-system-running'], o.commandTimeoutSec);
     const state = r.output.split('\n')[0]?.trim() ?? '';
-    const starting = state === 'starting' || state === 'initializing';
-    if (!starting || Date.now() >= deadline) {
-      return { name: 'system state', kind: 'systemd', ok: state === 'running', exitCode: r.exitCode, output: state || r.output };
+    if (state === 'running') return result(true, r.exitCode, state);
+    if (state === 'starting' || state === 'initializing') {
+      const reached = (await run(systemctl, ['is-active', 'default.target'], o.commandTimeoutSec)).exitCode === 0;
+      if (reached) {
+        const failed = await failedUnits();
+        return failed.length === 0
+          ? result(true, r.exitCode, `${state}: default.target reached, no failed units`)
+          : result(false, r.exitCode, `${state}: failed units: ${failed.join(' ')}`);
+      }
+      if (Date.now() >= deadline) return result(false, r.exitCode, `${state}: default.target not reached by the deadline`);
+      await sleep(1000);
+      continue;
     }
-    await sleep(1000);
+    const failed = state === 'degraded' ? await failedUnits() : [];
+    return result(false, r.exitCode, failed.length > 0 ? `${state}: failed units: ${failed.join(' ')}` : state || r.output);
   }
 }
 

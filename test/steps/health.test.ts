@@ -7,8 +7,8 @@ import { runHealthChecks, type HealthOptions } from '../../src/steps/health.js';
 
 const base: HealthOptions = { systemd: false, units: [], required: [], wanted: [], deadlineSec: 10, commandTimeoutSec: 5 };
 
-/** A systemctl stand-in answering is-system-running with the given states in turn, and is-active per unit. */
-function fakeSystemctl(states: string[], activeUnits: string[]): string {
+/** A systemctl stand-in answering is-system-running with the given states in turn, is-active per unit, failed units. */
+function fakeSystemctl(states: string[], activeUnits: string[], failedUnits: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), 'ua-health-'));
   const counter = join(dir, 'n');
   writeFileSync(counter, '0');
@@ -19,6 +19,10 @@ if [ "$1" = is-system-running ]; then
   n=$(cat ${counter}); echo $((n+1)) > ${counter}
   i=0; for s in ${list}; do last=$s; if [ $i -eq $n ]; then echo "$s"; [ "$s" = running ]; exit $?; fi; i=$((i+1)); done
   echo "$last"; [ "$last" = running ]; exit $?
+fi
+if [ "$1" = list-units ]; then
+  for u in ${failedUnits.join(' ')}; do echo "$u loaded failed failed Some unit"; done
+  exit 0
 fi
 if [ "$1" = is-active ]; then
   case " ${activeUnits.join(' ')} " in *" $2 "*) echo active; exit 0;; esac
@@ -59,6 +63,26 @@ describe('runHealthChecks', () => {
     const degraded = await runHealthChecks({ ...base, systemd: true, systemctl: fakeSystemctl(['starting', 'degraded'], []) }, async () => undefined);
     expect(degraded.ok).toBe(false);
     expect(degraded.results[0]!.output).toBe('degraded');
+    const named = await runHealthChecks({ ...base, systemd: true, systemctl: fakeSystemctl(['degraded'], [], ['app.service']) }, async () => undefined);
+    expect(named.results[0]!.output).toBe('degraded: failed units: app.service');
+  });
+
+  it('judges a boot still "starting" only because of jobs after the check (itself) by its failed units once default.target is active', async () => {
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const ok = await runHealthChecks({ ...base, systemd: true, systemctl: fakeSystemctl(['starting'], ['default.target']) }, sleep);
+    expect(ok.ok).toBe(true);
+    expect(ok.results[0]!.output).toBe('starting: default.target reached, no failed units');
+    const bad = await runHealthChecks({ ...base, systemd: true, systemctl: fakeSystemctl(['starting'], ['default.target'], ['db.service', 'app.service']) }, sleep);
+    expect(bad.ok).toBe(false);
+    expect(bad.results[0]!.output).toBe('starting: failed units: db.service app.service');
+    expect(waits).toEqual([]);
+  });
+
+  it('fails a boot that never reaches default.target by the deadline', async () => {
+    const r = await runHealthChecks({ ...base, systemd: true, deadlineSec: 0, systemctl: fakeSystemctl(['starting'], []) }, async () => undefined);
+    expect(r.ok).toBe(false);
+    expect(r.results[0]!.output).toBe('starting: default.target not reached by the deadline');
   });
 
   it('requires configured units to be active', async () => {
