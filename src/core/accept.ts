@@ -41,13 +41,16 @@ export function acceptManifest(
     { version: manifest.version, payloadSha256 },
     readCommittedVersion(store, config),
     active && { id: active.id, version: active.version, payloadSha256: active.payloadSha256, phase: active.phase, replaceable: isReplaceable(active.phase) },
-    last?.phase === 'rolled_back' ? { id: last.id, payloadSha256: last.payloadSha256 } : null,
+    last?.phase === 'rolled_back' || last?.phase === 'failed' ? { id: last.id, payloadSha256: last.payloadSha256, phase: last.phase } : null,
   );
   store.raiseFloors(manifest.version, manifest.issued);
   log.info({ version: manifest.version, decision }, 'manifest accepted');
   switch (decision.kind) {
     case 'rolled-back-before':
       store.journal('target-refused', decision.deploymentId, { version: manifest.version, why: 'rolled back before; not retried automatically' });
+      return { decision, deployment: null };
+    case 'failed-before':
+      store.journal('target-refused', decision.deploymentId, { version: manifest.version, why: 'failed before; not retried automatically' });
       return { decision, deployment: null };
     case 'up-to-date':
       store.journal('up-to-date', null, { version: manifest.version });

@@ -41,6 +41,7 @@ export function nextCheckinDelayMs(s: CheckinSchedule, failures: number, retryAf
 export type TargetDecision =
   | { kind: 'up-to-date' }
   | { kind: 'rolled-back-before'; deploymentId: number }
+  | { kind: 'failed-before'; deploymentId: number }
   | { kind: 'same'; deploymentId: number }
   | { kind: 'start'; replaces: number | null }
   | { kind: 'busy'; deploymentId: number; phase: string };
@@ -53,12 +54,13 @@ export function decideTarget(
   target: { version: number; payloadSha256: string },
   committed: number | null,
   active: { id: number; version: number; payloadSha256: string; phase: string; replaceable: boolean } | null,
-  /** The last deployment of this version, when it fell back and the target came from an automatic check-in. */
-  rolledBack: { id: number; payloadSha256: string } | null = null,
+  /** The last deployment of this version, when it ended badly and the target came from an automatic check-in. */
+  ended: { id: number; payloadSha256: string; phase: 'rolled_back' | 'failed' } | null = null,
 ): TargetDecision {
-  // A fallback is not retried by itself: only a re-published manifest or an explicit prepare tries again.
-  if (rolledBack && rolledBack.payloadSha256 === target.payloadSha256 && !(active && active.version === target.version)) {
-    return { kind: 'rolled-back-before', deploymentId: rolledBack.id };
+  // A fallback or a final failure is not retried by itself (a failure would otherwise start a new deployment at every
+  // check-in): only a re-published manifest or an explicit prepare tries again.
+  if (ended && ended.payloadSha256 === target.payloadSha256 && !(active && active.version === target.version)) {
+    return { kind: ended.phase === 'failed' ? 'failed-before' : 'rolled-back-before', deploymentId: ended.id };
   }
   if (active && active.version === target.version) return { kind: 'same', deploymentId: active.id };
   if (active && !active.replaceable) return { kind: 'busy', deploymentId: active.id, phase: active.phase };

@@ -49,6 +49,10 @@ describe('decideTarget', () => {
     expect(decideTarget(t, 3, { id: 9, version: 4, payloadSha256: 'y', phase: 'ready', replaceable: true })).toEqual({ kind: 'start', replaces: 9 });
     expect(decideTarget(t, 3, { id: 9, version: 4, payloadSha256: 'y', phase: 'staged', replaceable: false })).toEqual({ kind: 'busy', deploymentId: 9, phase: 'staged' });
     expect(decideTarget(t, 3, null)).toEqual({ kind: 'start', replaces: null });
+    // Ended badly with the same signed payload: not again by itself; a re-published payload starts anew.
+    expect(decideTarget(t, 3, null, { id: 7, payloadSha256: 'x', phase: 'failed' })).toEqual({ kind: 'failed-before', deploymentId: 7 });
+    expect(decideTarget(t, 3, null, { id: 7, payloadSha256: 'x', phase: 'rolled_back' })).toEqual({ kind: 'rolled-back-before', deploymentId: 7 });
+    expect(decideTarget(t, 3, null, { id: 7, payloadSha256: 'older', phase: 'failed' })).toEqual({ kind: 'start', replaces: null });
   });
 });
 
