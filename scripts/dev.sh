@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux mount systemd dash python3 make g++)
+# The real-boot suite also builds a Debian guest and boots it.
+E2E_APT_PACKAGES=(qemu-system-x86 mmdebstrap fdisk)
 
 need_apt() {
   local missing=()
@@ -35,6 +37,8 @@ need_npm() {
 need_zfs_fuse() {
   if ! pgrep -x zfs-fuse >/dev/null; then
     echo "setup: starting zfs-fuse" >&2
+    # A pid file or socket left by a zfs-fuse that died makes the new one exit at once.
+    rm -f /run/zfs-fuse.pid /var/run/zfs/zfs_socket
     zfs-fuse -p /run/zfs-fuse.pid
     for _ in $(seq 1 50); do zpool list >/dev/null 2>&1 && return 0; sleep 0.2; done
     echo "setup: zfs-fuse did not come up (is /dev/fuse there?)" >&2
@@ -57,6 +61,15 @@ case "$cmd" in
     node scripts/test-summary.mjs .cache/vitest-report.json || rc=1
     exit "$rc"
     ;;
+  e2e)
+    APT_PACKAGES+=("${E2E_APT_PACKAGES[@]}")
+    setup
+    mkdir -p .cache
+    rc=0
+    npm run e2e -- --reporter=default --reporter=json --outputFile=.cache/vitest-e2e-report.json "$@" || rc=$?
+    node scripts/test-summary.mjs .cache/vitest-e2e-report.json || rc=1
+    exit "$rc"
+    ;;
   bench) setup; npm run --silent bench -- "$@" ;;
-  *) echo "usage: scripts/dev.sh demo|test|bench|setup" >&2; exit 64 ;;
+  *) echo "usage: scripts/dev.sh demo|test|e2e|bench|setup" >&2; exit 64 ;;
 esac

@@ -1,0 +1,198 @@
+// Real boots under QEMU: the agent upgrades the appliance through Grub's loopback and falls back when the new image fails.
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { makeVmDevice, type NamedBoot, type VmDevice } from './support/vm-device.js';
+import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { bootedImage, journalPhases, lastStatus, markersOf, markerTime, phasesOf, up } from './support/markers.js';
+import { writeOuterFile } from './support/disk.js';
+import { SITE_CONF } from './support/appliance.js';
+
+const say = (s: string) => process.stdout.write(`e2e: ${s}\n`);
+let dev: VmDevice;
+const figures: Record<string, number> = {};
+
+/** Boots of the running test, printed in full when it fails. */
+function trackBoots(ctx: TestContext): NamedBoot[] {
+  const mine: NamedBoot[] = [];
+  ctx.onTestFailed(() => {
+    say(`guest logs of the failed scenario (all logs under ${dev.work}/boots):`);
+    process.stdout.write(`${dev.logs(mine)}\n`);
+  });
+  return mine;
+}
+
+describe.sequential('real boots under QEMU', () => {
+  const suiteStart = Date.now();
+  beforeAll(async () => {
+    dev = await makeVmDevice(process.cwd(), say);
+    figures['setupSec'] = (Date.now() - suiteStart) / 1000;
+  });
+  afterAll(async () => {
+    await dev?.close();
+    figures['suiteSec'] = (Date.now() - suiteStart) / 1000;
+    say(`figures ${JSON.stringify(figures)}`);
+  });
+
+  it('1: image 1 upgrades to 2 (config migrated), 2 is committed, and the next plain boot is 2', async (ctx) => {
+    const mine = trackBoots(ctx);
+    await dev.setTarget(2);
+    const a = await dev.boot('s1-upgrade', { then: 'wait', write: { [SITE_CONF]: 'site=changed-on-image-1\n' } });
+    mine.push(a);
+    expect(bootedImage(a)).toBe(1);
+    expect(a.end).toBe('exited');
+    // The reporter polls every 200 ms and may miss short phases; the journal (checked after the trial) has them all.
+    expect(phasesOf(a, 2)).toContain('rebooting');
+    expect((await dev.grubenv())?.get('next_entry')).toBe('img-2');
+
+    const b = await dev.boot('s1-trial', { then: 'poweroff' });
+    mine.push(b);
+    expect(bootedImage(b)).toBe(2);
+    expect(up(b).image).toBe('2');
+    expect(up(b).siteConf).toBe('site=changed-on-image-1');
+    const s = lastStatus(b);
+    expect(s.bootedVersion).toBe(2);
+    expect(s.committedVersion).toBe(2);
+    expect(s.deployment?.phase).toBe('committed');
+    expect(journalPhases(b, s.deployment!.id)).toEqual(['pending', 'downloading', 'downloaded', 'importing', 'imported', 'exporting',
+      'ready', 'migrating', 'staged', 'rebooting', 'confirming', 'committed']);
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+    expect(await dev.grubCfg()).toMatch(/set default="img-2"/);
+
+    const c = await dev.boot('s1-plain', { then: 'reboot' });
+    mine.push(c);
+    const d = await dev.boot('s1-plain-again', { then: 'poweroff' });
+    mine.push(d);
+    expect([bootedImage(c), bootedImage(d)]).toEqual([2, 2]);
+    expect(lastStatus(d).committedVersion).toBe(2);
+
+    // Downtime: reboot requested -> the boot confirmed (the reporter starts after upgrade-agent-confirm), against a plain reboot.
+    const upgrade = markerTime(b, 'up') - markerTime(a, 'phase', (p) => (p as { phase: string }).phase === 'rebooting');
+    const plain = markerTime(d, 'up') - markerTime(c, 'reboot-requested');
+    figures['downtimeUpgradeSec'] = upgrade / 1000;
+    figures['downtimePlainSec'] = plain / 1000;
+    say(`downtime: upgrade ${(upgrade / 1000).toFixed(1)} s, plain reboot ${(plain / 1000).toFixed(1)} s, ratio ${(upgrade / plain).toFixed(2)}`);
+  });
+
+  /**
+   * On image `base`, offer `target`: the agent prepares and switches by itself, Grub boots the trial once, the trial
+   * fails in its own way (`trial` decides how that boot ends), and the next boot is `base` again with the fallback recorded.
+   */
+  async function failedTrial(mine: NamedBoot[], base: number, target: number, trial: { killOn?: string; limitSec?: number } = {}) {
+    await dev.setTarget(target);
+    const a = await dev.boot(`upgrade-to-${target}`, { then: 'wait' });
+    mine.push(a);
+    expect(bootedImage(a)).toBe(base);
+    expect(a.end).toBe('exited');
+    expect(phasesOf(a, target)).toContain('rebooting');
+    expect((await dev.grubenv())?.get('next_entry')).toBe(`img-${target}`);
+
+    const killOn = trial.killOn;
+    const t = await dev.boot(`trial-${target}`, { then: 'wait' }, {
+      ...(killOn ? { killWhen: (m: { kind: string }) => m.kind === killOn, killDelayMs: 2000 } : {}),
+      ...(trial.limitSec ? { limitSec: trial.limitSec } : {}),
+    });
+    mine.push(t);
+    expect(bootedImage(t)).toBe(target);
+    // Grub cleared the one-shot before booting it: whatever the trial does, the next boot is the committed image.
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+
+    const b = await dev.boot(`back-on-${base}`, { then: 'settle', version: target });
+    mine.push(b);
+    expect(bootedImage(b)).toBe(base);
+    const s = lastStatus(b);
+    expect(s.bootedVersion).toBe(base);
+    expect(s.committedVersion).toBe(base);
+    expect(s.deployment).toMatchObject({ version: target, phase: 'rolled_back' });
+    expect(s.deployment?.lastError?.code).toMatch(/^E_/);
+    expect(await dev.grubCfg()).toMatch(new RegExp(`set default="img-${base}"`));
+    return { a, t, b, status: s };
+  }
+
+  it('2: a target whose initramfs cannot mount its image root panics, reboots, and the device is back on 2 (rolled_back)', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const { t, status } = await failedTrial(mine, 2, 3);
+    expect(t.end).toBe('exited');
+    expect(t.console).toMatch(/Kernel panic|Rebooting in|doesn't have requested \/sbin\/init/);
+    expect(status.deployment?.lastError?.code).toBe('E_TRIAL_FAILED');
+  });
+
+  it('3a: a target whose kernel panics (init exits) reboots, and the device is back on 2', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const { t, status } = await failedTrial(mine, 2, 4);
+    expect(t.end).toBe('exited');
+    expect(t.console).toMatch(/Kernel panic - not syncing: Attempted to kill init/);
+    expect(status.deployment?.lastError?.code).toBe('E_TRIAL_FAILED');
+  });
+
+  it('3b: a target that hangs is never confirmed; after a hard reset the device is back on 2', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const { t, status } = await failedTrial(mine, 2, 5, { killOn: 'hang' });
+    expect(t.end).toBe('killed');
+    expect(status.deployment?.lastError?.code).toBe('E_TRIAL_FAILED');
+  });
+
+  it('4: a target whose health check fails makes the agent reboot; back on 2 with the check output in history', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const { t, b, status } = await failedTrial(mine, 2, 6);
+    expect(t.end).toBe('exited');
+    expect(status.deployment?.lastError?.code).toBe('E_HEALTH');
+    const history = JSON.stringify(markersOf(b, 'history'));
+    expect(history).toContain('health check fails on purpose in this image');
+  });
+
+  it('5a: a power cut during migrate: the next boot is 2, the agent switches again and commits 7', async (ctx) => {
+    const mine = trackBoots(ctx);
+    await dev.setTarget(7);
+    const cut = await dev.boot('cut-in-migrate-7', { then: 'wait', dataMiB: 48 }, {
+      killWhen: (m) => m.kind === 'phase' && (m.data as { version: number; phase: string }).version === 7 && ['migrating', 'staged', 'rebooting'].includes((m.data as { phase: string }).phase),
+    });
+    mine.push(cut);
+    expect(cut.end).toBe('killed');
+    expect(cut.killedOn?.data).toMatchObject({ version: 7, phase: 'migrating' });
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+
+    const again = await dev.boot('resume-7', { then: 'settle', version: 7 });
+    mine.push(again);
+    expect(bootedImage(again)).toBe(2);
+    expect(again.end).toBe('exited');
+    const trial = await dev.boot('trial-7', { then: 'settle', version: 7 });
+    mine.push(trial);
+    expect(bootedImage(trial)).toBe(7);
+    const s = lastStatus(trial);
+    expect(s).toMatchObject({ bootedVersion: 7, committedVersion: 7, deployment: { version: 7, phase: 'committed' } });
+    expect(await dev.grubCfg()).toMatch(/set default="img-7"/);
+  });
+
+  it('5b: a power cut right after the trial is armed: the next boot is a single trial of 8, and the agent finishes', async (ctx) => {
+    const mine = trackBoots(ctx);
+    await dev.setTarget(8);
+    const cut = await dev.boot('cut-after-arming-8', { then: 'wait' }, {
+      killWhen: (m) => m.kind === 'phase' && (m.data as { version: number }).version === 8 && ['staged', 'rebooting'].includes((m.data as { phase: string }).phase),
+    });
+    mine.push(cut);
+    expect(cut.end).toBe('killed');
+    const next = await dev.boot('after-cut-8', { then: 'settle', version: 8 });
+    mine.push(next);
+    // Armed before the cut: Grub takes the one-shot once (or, had the cut lost the armed grubenv, the committed 7).
+    expect([7, 8]).toContain(bootedImage(next));
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+    const s = lastStatus(next);
+    expect(['committed', 'rolled_back']).toContain(s.deployment?.phase);
+    expect(s.committedVersion).toBe(s.deployment?.phase === 'committed' ? 8 : 7);
+    expect(s.trialVersion).toBeNull();
+    say(`5b: after the cut the device booted ${bootedImage(next)} and the deployment ended ${s.deployment?.phase}`);
+  });
+
+  it('6: a garbled grubenv boots the committed image', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const committed = Number(/set default="img-(\d+)"/.exec(await dev.grubCfg())?.[1]);
+    const garbage = join(dev.work, 'garbled-grubenv');
+    writeFileSync(garbage, Buffer.concat([Buffer.from('next_entry=img-5\n'), randomBytes(1024 - 17)]));
+    await writeOuterFile(dev.outerDisk, garbage, '/boot/grub/grubenv');
+    const b = await dev.boot('garbled-grubenv', { then: 'poweroff' });
+    mine.push(b);
+    expect(bootedImage(b)).toBe(committed);
+    expect(lastStatus(b)).toMatchObject({ bootedVersion: committed, committedVersion: committed });
+  });
+});
