@@ -39,6 +39,8 @@ need_zfs_fuse() {
     echo "setup: starting zfs-fuse" >&2
     # A pid file or socket left by a zfs-fuse that died makes the new one exit at once.
     rm -f /run/zfs-fuse.pid /var/run/zfs/zfs_socket
+    # Its dead FUSE mounts would make the pools it re-imports from zpool.cache impossible to destroy (deepest first).
+    awk '$3 == "fuse.zfs" { print $2 }' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
     zfs-fuse -p /run/zfs-fuse.pid
     for _ in $(seq 1 50); do zpool list >/dev/null 2>&1 && return 0; sleep 0.2; done
     echo "setup: zfs-fuse did not come up (is /dev/fuse there?)" >&2

@@ -27,15 +27,32 @@ export async function zfsRetry(cmd: 'zfs' | 'zpool', args: string[], timeoutMs =
   }
 }
 
-/** Starts the zfs-fuse daemon unless it runs, and waits until `zpool list` answers. */
+/**
+ * Starts the zfs-fuse daemon unless it runs, and waits until `zpool list` answers. What a zfs-fuse that died left
+ * behind is cleared first: its pid file and socket make a new daemon exit at once, and its FUSE mounts (dead,
+ * "Transport endpoint is not connected") would make the pools it re-imports from zpool.cache impossible to destroy.
+ */
 export async function ensureZfsFuse(): Promise<void> {
   const running = (await execa('pgrep', ['-x', 'zfs-fuse'], { reject: false })).exitCode === 0;
-  if (!running) spawn('zfs-fuse', ['-p', '/run/zfs-fuse.pid'], { stdio: 'ignore', detached: true }).unref();
+  if (!running) {
+    rmSync('/run/zfs-fuse.pid', { force: true });
+    rmSync('/var/run/zfs/zfs_socket', { force: true });
+    for (const mnt of deadZfsMounts()) await execa('umount', ['-l', mnt], { reject: false });
+    spawn('zfs-fuse', ['-p', '/run/zfs-fuse.pid'], { stdio: 'ignore', detached: true }).unref();
+  }
   for (let i = 0; i < 100; i++) {
     if ((await execa('zpool', ['list'], { reject: false })).exitCode === 0) return;
     await sleep(200);
   }
-  throw new Error('zfs-fuse did not come up');
+  throw new Error('zfs-fuse did not come up: install it (apt-get install zfs-fuse) and check /dev/fuse');
+}
+
+/** Mount points of type fuse.zfs, deepest first; called only while no zfs-fuse runs, so every one is dead. */
+function deadZfsMounts(): string[] {
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '))
+    .filter((f) => f[2] === 'fuse.zfs').map((f) => unescape(f[1]!))
+    .sort((a, b) => b.length - a.length);
 }
 
 export interface TestPool {

@@ -4,7 +4,7 @@ import { makeVmDevice, type NamedBoot, type VmDevice } from './support/vm-device
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { bootedImage, journalPhases, lastStatus, markersOf, markerTime, phasesOf, up } from './support/markers.js';
+import { bootedImage, journalPhases, lastStatus, markersOf, markerTime, up } from './support/markers.js';
 import { writeOuterFile } from './support/disk.js';
 import { SITE_CONF } from './support/appliance.js';
 
@@ -41,8 +41,7 @@ describe.sequential('real boots under QEMU', () => {
     mine.push(a);
     expect(bootedImage(a)).toBe(1);
     expect(a.end).toBe('exited');
-    // The reporter polls every 200 ms and may miss short phases; the journal (checked after the trial) has them all.
-    expect(phasesOf(a, 2)).toContain('rebooting');
+    // The agent armed the trial and rebooted by itself (the journal, checked after the trial, has every phase edge).
     expect((await dev.grubenv())?.get('next_entry')).toBe('img-2');
 
     const b = await dev.boot('s1-trial', { then: 'poweroff' });
@@ -84,7 +83,6 @@ describe.sequential('real boots under QEMU', () => {
     mine.push(a);
     expect(bootedImage(a)).toBe(base);
     expect(a.end).toBe('exited');
-    expect(phasesOf(a, target)).toContain('rebooting');
     expect((await dev.grubenv())?.get('next_entry')).toBe(`img-${target}`);
 
     const killOn = trial.killOn;
@@ -106,6 +104,7 @@ describe.sequential('real boots under QEMU', () => {
     expect(s.deployment).toMatchObject({ version: target, phase: 'rolled_back' });
     expect(s.deployment?.lastError?.code).toMatch(/^E_/);
     expect(await dev.grubCfg()).toMatch(new RegExp(`set default="img-${base}"`));
+    expect(journalPhases(b, s.deployment!.id)).toEqual(expect.arrayContaining(['ready', 'migrating', 'staged', 'rebooting', 'rolled_back']));
     return { a, t, b, status: s };
   }
 
@@ -113,7 +112,9 @@ describe.sequential('real boots under QEMU', () => {
     const mine = trackBoots(ctx);
     const { t, status } = await failedTrial(mine, 2, 3);
     expect(t.end).toBe('exited');
-    expect(t.console).toMatch(/Kernel panic|Rebooting in|doesn't have requested \/sbin\/init/);
+    // initramfs-tools mounts the outer partition as root, finds no init there and panics; panic= reboots.
+    expect(t.console).toMatch(/No init found/);
+    expect(t.console).toMatch(/Rebooting automatically due to panic= boot argument/);
     expect(status.deployment?.lastError?.code).toBe('E_TRIAL_FAILED');
   });
 
@@ -144,12 +145,11 @@ describe.sequential('real boots under QEMU', () => {
   it('5a: a power cut during migrate: the next boot is 2, the agent switches again and commits 7', async (ctx) => {
     const mine = trackBoots(ctx);
     await dev.setTarget(7);
-    const cut = await dev.boot('cut-in-migrate-7', { then: 'wait', dataMiB: 48 }, {
-      killWhen: (m) => m.kind === 'phase' && (m.data as { version: number; phase: string }).version === 7 && ['migrating', 'staged', 'rebooting'].includes((m.data as { phase: string }).phase),
-    });
+    // 48 MiB of fresh data to migrate: the cut lands while it is being copied into image 7.
+    const cut = await dev.boot('cut-in-migrate-7', { then: 'wait', dataMiB: 48 }, { killOnConsole: /"msg":"migrate: planned"/ });
     mine.push(cut);
     expect(cut.end).toBe('killed');
-    expect(cut.killedOn?.data).toMatchObject({ version: 7, phase: 'migrating' });
+    expect(cut.console).not.toMatch(/"msg":"trial armed"/);
     expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
 
     const again = await dev.boot('resume-7', { then: 'settle', version: 7 });
@@ -167,9 +167,7 @@ describe.sequential('real boots under QEMU', () => {
   it('5b: a power cut right after the trial is armed: the next boot is a single trial of 8, and the agent finishes', async (ctx) => {
     const mine = trackBoots(ctx);
     await dev.setTarget(8);
-    const cut = await dev.boot('cut-after-arming-8', { then: 'wait' }, {
-      killWhen: (m) => m.kind === 'phase' && (m.data as { version: number }).version === 8 && ['staged', 'rebooting'].includes((m.data as { phase: string }).phase),
-    });
+    const cut = await dev.boot('cut-after-arming-8', { then: 'wait' }, { killOnConsole: /"version":8,"committed":7,"msg":"trial armed"/ });
     mine.push(cut);
     expect(cut.end).toBe('killed');
     const next = await dev.boot('after-cut-8', { then: 'settle', version: 8 });

@@ -55,6 +55,7 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
   // every deployment's current phase.
   const dbPath = '/host/var/lib/upgrade-agent/state.db';
   const seen = new Map();
+  let first = true;
   const poll = () => {
     if (stopping || !existsSync(dbPath)) return;
     let rows = [];
@@ -72,11 +73,13 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
       if (seen.get(r.id) === r.phase) continue;
       seen.set(r.id, r.phase);
       mark('phase', r);
-      if (TERMINAL.has(r.phase)) {
+      // A deployment that had already ended when this boot came up is in the 'up' status and history.
+      if (TERMINAL.has(r.phase) && !first) {
         mark('status', cli('status'));
         mark('history', cli('history'));
       }
     }
+    first = false;
     // 'settle': power off once the deployment of plan.version has ended (the agent may reboot first, ending the boot).
     const target = rows.filter((r) => r.version === plan.version).pop();
     if (plan.then === 'settle' && target && TERMINAL.has(target.phase) && !stopping) {

@@ -31,6 +31,11 @@ export interface BootOptions {
   limitSec: number;
   /** Cut the power (kill QEMU) as soon as a marker matches. */
   killWhen?: (m: Marker) => boolean;
+  /**
+   * Cut the power as soon as the console shows this: the agent's own log lines reach the console through the journal
+   * as they are written, so a short step is caught where polling the state database could miss it.
+   */
+  killOnConsole?: RegExp;
   killDelayMs?: number;
 }
 
@@ -73,6 +78,7 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const child: ResultPromise = execa('qemu-system-x86_64', qemuArgs(o), { reject: false, stdin: 'ignore', all: true });
   const markers: Marker[] = [];
   let consumed = 0;
+  let consoleSeen = 0;
   let killedOn: Marker | null = null;
   let end: BootEnd = 'exited';
   let exited = false;
@@ -93,9 +99,19 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     }
   };
 
+  const consoleHit = (): boolean => {
+    if (!o.killOnConsole || !existsSync(o.consoleLog)) return false;
+    const text = readFileSync(o.consoleLog, 'utf8');
+    // Re-read a little before the last position: a line may have been half written then.
+    const hit = o.killOnConsole.test(text.slice(Math.max(0, consoleSeen - 4096)));
+    consoleSeen = text.length;
+    return hit;
+  };
+
   while (!exited) {
     await new Promise((r) => setTimeout(r, 100));
     readNew();
+    if (killedOn === null && consoleHit()) killedOn = { kind: 'console', data: String(o.killOnConsole), atMs: Date.now() - startedAt };
     if (killedOn !== null) {
       if (o.killDelayMs) await new Promise((r) => setTimeout(r, o.killDelayMs));
       end = 'killed';
