@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { MigrateError } from '../errors.js';
+import { parseMounts } from '../util/proc-mounts.js';
 
 /** Where an image is mounted right now; `ours` = under this mounter's runtime dir (a leftover of a crash). */
 export interface ImageMount {
@@ -34,8 +35,6 @@ export interface LoopMounterOptions {
 
 const PREFIX = 'ua-migrate-';
 
-/** /proc/mounts escapes space, tab, newline and backslash as octal. */
-const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /**
  * Loop mount rather than debugfs: the kernel's ext4 is the same code that reads the image at boot, so what we
@@ -120,11 +119,7 @@ export class LoopMounter implements ImageMounter {
   }
 
   private async mounts(): Promise<{ source: string; mountpoint: string }[]> {
-    const text = await readFile(this.procMounts, 'utf8');
-    return text.split('\n').filter((l) => l !== '').map((l) => {
-      const [source = '', mountpoint = ''] = l.split(' ');
-      return { source: unescapeMount(source), mountpoint: unescapeMount(mountpoint) };
-    });
+    return parseMounts(await readFile(this.procMounts, 'utf8')).map((m) => ({ source: m.source, mountpoint: m.target }));
   }
 
   private async isMounted(mountpoint: string): Promise<boolean> {

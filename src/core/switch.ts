@@ -10,7 +10,7 @@ import { readCommittedVersion } from './device-facts.js';
 import { generateGrubCfg, type GrubCfgOptions } from '../boot/grub-cfg.js';
 import { writeGrubCfg } from '../boot/grub-files.js';
 import { armTrial, disarmTrial, readTrial } from '../boot/grubenv.js';
-import { migrateIntoImage, planMigration } from '../steps/migrate.js';
+import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
 import { stat, statfs } from 'node:fs/promises';
 import { runHealthChecks } from '../steps/health.js';
 import { imageMatches } from '../steps/export.js';
@@ -18,7 +18,7 @@ import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../ste
 import { listImages } from '../util/images-dir.js';
 import { applyRetention } from './cleanup.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
-import { UpgradeError } from '../errors.js';
+import { asUpgradeError, UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
@@ -85,6 +85,9 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
     at(deps, 'migrating-recorded');
   } else if (d.phase === 'migrating') {
     d = enter(deps, d, 'migrating', 'switch:resume');
+    // Cut mid-migration: the image's journal may need replaying before anything (even a read-only mount) can use it.
+    const recovered = await recoverInterruptedImage({ mounter: deps.mounter, log }, image);
+    deps.store.journal('image-recovered', d.id, recovered);
   }
   const mp = await deps.mounter.makeMountpoint();
   try {
@@ -109,6 +112,23 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   const staged = enter(deps, d, 'staged', 'switch:staged');
   at(deps, 'staged-recorded');
   return staged;
+}
+
+/**
+ * Stages, or records why it could not: every failure comes before the trial is armed (arming is the last write), so
+ * the device keeps booting its committed image and the deployment ends `failed` with the code. Without this, a
+ * deployment cut in `migrating` whose staging fails for good was retried at every start, the service crash-looping.
+ */
+export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deployment> {
+  try {
+    return await stageTrial(deps, id);
+  } catch (raw) {
+    const err = asUpgradeError(raw);
+    disarmTrial(deps.config.paths.grubDir);
+    deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
+    deps.log.error({ id, code: err.code, err: err.message }, 'switch failed before the reboot');
+    throw err;
+  }
 }
 
 /** Pre-flight: the files the migration would write fit in the image (plus a margin for directories and inodes). */
@@ -192,7 +212,7 @@ export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutco
     case 'rolled-back':
       return rollBack(deps, d, action.reason);
     case 'stage':
-      await stageTrial(deps, d.id);
+      await stageOrFail(deps, d.id);
       return rebootIntoTrial(deps, d.id);
     case 'reboot':
       return rebootIntoTrial(deps, d.id);

@@ -1,10 +1,8 @@
 // The window gate: a ready deployment switches only inside the window when idle (or when forced), else it waits.
 import type { SwitchDeps } from './switch.js';
-import { stageTrial, rebootIntoTrial } from './switch.js';
+import { stageOrFail, rebootIntoTrial } from './switch.js';
 import { decideSwitch, switchDeadline, type SwitchDecision } from './window.js';
 import { idleProbesFrom, runIdleProbes } from '../adapters/idle-probes.js';
-import { disarmTrial } from '../boot/grubenv.js';
-import { asUpgradeError } from '../errors.js';
 
 export interface GateResult {
   decision: SwitchDecision | null;
@@ -33,15 +31,6 @@ export async function windowGate(deps: SwitchDeps, force: boolean): Promise<Gate
     return { decision };
   }
   log.info({ id: d.id, forced: decision.forced, reason: decision.reason }, 'switch window: going');
-  try {
-    await stageTrial(deps, d.id);
-  } catch (raw) {
-    // Nothing armed yet (the trial is armed last): the device keeps booting the committed image.
-    const err = asUpgradeError(raw);
-    disarmTrial(config.paths.grubDir);
-    store.transition(d.id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
-    log.error({ id: d.id, code: err.code, err: err.message }, 'switch failed before the reboot');
-    throw err;
-  }
+  await stageOrFail(deps, d.id);
   return rebootIntoTrial(deps, d.id);
 }

@@ -35,7 +35,12 @@ export class Daemon {
   async start(): Promise<void> {
     const { agent } = this;
     // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
-    await reconcileAfterStart(this.switchDeps);
+    // A failure here is recorded on the deployment (or is the store's, which the next start meets again): the
+    // service stays up to serve status rather than crash-loop on it.
+    await reconcileAfterStart(this.switchDeps).catch((raw: unknown) => {
+      const err = asUpgradeError(raw);
+      agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+    });
     new Runner(agent).recover();
     this.server = await startControlServer(agent.config.paths.socket, {
       'GET /ping': async () => ({ ok: true }),

@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { readMounts } from '../util/proc-mounts.js';
 
 let poolCounter = 0;
 
@@ -49,10 +50,7 @@ export async function ensureZfsFuse(): Promise<void> {
 
 /** Mount points of type fuse.zfs, deepest first; called only while no zfs-fuse runs, so every one is dead. */
 function deadZfsMounts(): string[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' '))
-    .filter((f) => f[2] === 'fuse.zfs').map((f) => unescape(f[1]!))
-    .sort((a, b) => b.length - a.length);
+  return readMounts().filter((m) => m.fstype === 'fuse.zfs').map((m) => m.target).sort((a, b) => b.length - a.length);
 }
 
 export interface TestPool {

@@ -88,6 +88,25 @@ async function recoverLeftovers(deps: MigrateDeps, imagePath: string): Promise<s
 }
 
 /**
+ * Makes an image that a crash or power cut left mid-migration mountable and consistent again: our own leftover
+ * mounts of it are released, then `e2fsck -p` replays its ext4 journal (a power cut leaves `needs_recovery` set, and
+ * the kernel refuses a read-only mount of such a filesystem) and repairs what preening may. Exit 0–2 is repaired or
+ * clean; anything else is E_MIGRATE_FSCK. The migration is then simply run again: it is idempotent.
+ */
+export async function recoverInterruptedImage(deps: MigrateDeps, imagePath: string): Promise<{ recoveredMounts: string[]; fsckExit: number; output: string }> {
+  const recoveredMounts = await recoverLeftovers(deps, imagePath);
+  const r = await execa('e2fsck', ['-p', imagePath], { reject: false, all: true, env: { LC_ALL: 'C' } });
+  const output = String(r.all).trim().split('\n').slice(-20).join('\n');
+  if (r.exitCode === undefined || r.exitCode > 2) {
+    throw new MigrateError('E_MIGRATE_FSCK', `e2fsck -p ${imagePath} exited ${r.exitCode}: ${output}`, {
+      context: { imagePath, exitCode: r.exitCode, output },
+    });
+  }
+  deps.log.warn({ imagePath, recoveredMounts, fsckExit: r.exitCode, output }, 'migrate: image of an interrupted migration recovered');
+  return { recoveredMounts, fsckExit: r.exitCode, output };
+}
+
+/**
  * Mounts the image (read-write, or read-only for a dry run), plans, applies unless dryRun, syncs, always
  * unmounts, then proves the image clean with e2fsck. Re-running after a crash at any point is safe: every copy
  * is tmp + rename, and the next plan only lists what still differs.

@@ -2,25 +2,10 @@
 import { readFileSync, statSync, lstatSync, readlinkSync, existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { UpgradeError } from '../errors.js';
+import { parseMounts, type MountEntry } from '../util/proc-mounts.js';
 
 /** Filesystems Grub can write its environment block on (save_env refuses ZFS, LVM, RAID). */
 export const PLAIN_FILESYSTEMS = ['ext2', 'ext3', 'ext4', 'vfat', 'msdos'];
-
-export interface MountEntry {
-  source: string;
-  target: string;
-  fstype: string;
-}
-
-/** Parses /proc/mounts (octal escapes decoded). Pure. */
-export function parseMounts(text: string): MountEntry[] {
-  const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' '))
-    .map(([source = '', target = '', fstype = '']) => ({ source: unescape(source), target: unescape(target), fstype }));
-}
 
 /** The mount that holds `path` (longest matching mount point). Pure. */
 export function mountOf(path: string, mounts: MountEntry[]): MountEntry | null {

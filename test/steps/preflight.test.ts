@@ -3,7 +3,8 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseMounts, mountOf, grubenvFsProblem, checkGrubenvWritable, resolveInRoot, checkBootFiles, checkEntryHasPanic } from '../../src/steps/preflight.js';
+import { parseMounts } from '../../src/util/proc-mounts.js';
+import { mountOf, grubenvFsProblem, checkGrubenvWritable, resolveInRoot, checkBootFiles, checkEntryHasPanic } from '../../src/steps/preflight.js';
 
 const MOUNTS = [
   '/dev/vda1 / ext4 rw 0 0',

@@ -11,6 +11,14 @@ const out = openSync('/dev/ttyS1', 'w');
 const mark = (kind, data) => writeSync(out, `E2E ${kind} ${JSON.stringify(data ?? null)}\n`);
 const read = (p) => readFileSync(p, 'utf8').trim();
 const tryRead = (p) => (existsSync(p) ? read(p) : null);
+// systemctl reaches systemd over its private socket (no D-Bus here); it may still be told off by the shutdown it started.
+const power = (verb) => {
+  try {
+    execFileSync('systemctl', [verb, '--no-block']);
+  } catch (err) {
+    mark('power-error', { verb, message: String(err?.stderr ?? err) });
+  }
+};
 const cli = (...args) => {
   try {
     return JSON.parse(execFileSync('/usr/bin/upgradectl', [...args, '--json'], { encoding: 'utf8', timeout: 120_000 }));
@@ -49,7 +57,7 @@ process.on('SIGTERM', () => {
 
 if (plan.then === 'poweroff' || plan.then === 'reboot') {
   mark(plan.then === 'reboot' ? 'reboot-requested' : 'poweroff-requested', null);
-  execFileSync('systemctl', [plan.then, '--no-block']);
+  power(plan.then);
 } else {
   // Follow the agent: every phase edge of every deployment, and the status after a terminal one. The first poll reports
   // every deployment's current phase.
@@ -85,7 +93,7 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
     if (plan.then === 'settle' && target && TERMINAL.has(target.phase) && !stopping) {
       stopping = true;
       mark('poweroff-requested', null);
-      execFileSync('systemctl', ['poweroff', '--no-block']);
+      power('poweroff');
     }
   };
   poll();

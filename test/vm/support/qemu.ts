@@ -1,5 +1,5 @@
 // One boot of the appliance: a fresh QEMU (TCG, -no-reboot) that ends when the guest powers off, reboots or is killed.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 
 export interface Marker {
@@ -29,13 +29,14 @@ export interface BootOptions {
   markerLog: string;
   /** Hard limit for the whole boot; the VM is killed (a hard reset) when it is reached. */
   limitSec: number;
+  /**
+   * Console lines that become markers of kind 'console' (data: the name) when first seen. The agent's own log lines
+   * reach the console through the journal as they are written, so a short step is caught (to time it, or to cut the
+   * power on it) where polling the state database could miss it.
+   */
+  consoleMarks?: Record<string, RegExp>;
   /** Cut the power (kill QEMU) as soon as a marker matches. */
   killWhen?: (m: Marker) => boolean;
-  /**
-   * Cut the power as soon as the console shows this: the agent's own log lines reach the console through the journal
-   * as they are written, so a short step is caught where polling the state database could miss it.
-   */
-  killOnConsole?: RegExp;
   killDelayMs?: number;
 }
 
@@ -71,6 +72,24 @@ export function cmdlineFromConsole(text: string): string | null {
   return m?.[1]?.trim() ?? null;
 }
 
+/** The bytes of a file from `offset` to its current end. */
+function readFrom(path: string, offset: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (let pos = offset; ;) {
+      const buf = Buffer.alloc(1 << 20);
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      pos += n;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function boot(o: BootOptions): Promise<BootResult> {
   rmSync(o.consoleLog, { force: true });
   rmSync(o.markerLog, { force: true });
@@ -78,7 +97,9 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const child: ResultPromise = execa('qemu-system-x86_64', qemuArgs(o), { reject: false, stdin: 'ignore', all: true });
   const markers: Marker[] = [];
   let consumed = 0;
-  let consoleSeen = 0;
+  let consoleRead = 0;
+  let consoleTail = '';
+  const consoleMarked = new Set<string>();
   let killedOn: Marker | null = null;
   let end: BootEnd = 'exited';
   let exited = false;
@@ -86,6 +107,10 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     exited = true;
   });
 
+  const take = (m: Marker): void => {
+    markers.push(m);
+    if (killedOn === null && o.killWhen?.(m)) killedOn = m;
+  };
   const readNew = (): void => {
     if (!existsSync(o.markerLog)) return;
     const text = readFileSync(o.markerLog, 'utf8');
@@ -93,25 +118,29 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     if (lastNl < consumed) return;
     const fresh = parseMarkers(text.slice(consumed, lastNl + 1), Date.now() - startedAt);
     consumed = lastNl + 1;
-    for (const m of fresh) {
-      markers.push(m);
-      if (killedOn === null && o.killWhen?.(m)) killedOn = m;
-    }
+    fresh.forEach(take);
   };
-
-  const consoleHit = (): boolean => {
-    if (!o.killOnConsole || !existsSync(o.consoleLog)) return false;
-    const text = readFileSync(o.consoleLog, 'utf8');
-    // Re-read a little before the last position: a line may have been half written then.
-    const hit = o.killOnConsole.test(text.slice(Math.max(0, consoleSeen - 4096)));
-    consoleSeen = text.length;
-    return hit;
+  const readConsole = (): void => {
+    const wanted = Object.entries(o.consoleMarks ?? {}).filter(([name]) => !consoleMarked.has(name));
+    if (wanted.length === 0 || !existsSync(o.consoleLog)) return;
+    const fresh = readFrom(o.consoleLog, consoleRead);
+    consoleRead += fresh.length;
+    // Only whole lines are matched; the unfinished last one waits for the next read.
+    const text = consoleTail + fresh.toString('latin1');
+    const lastNl = text.lastIndexOf('\n');
+    consoleTail = text.slice(lastNl + 1);
+    const lines = text.slice(0, lastNl + 1);
+    for (const [name, re] of wanted) {
+      if (!re.test(lines)) continue;
+      consoleMarked.add(name);
+      take({ kind: 'console', data: name, atMs: Date.now() - startedAt });
+    }
   };
 
   while (!exited) {
     await new Promise((r) => setTimeout(r, 100));
     readNew();
-    if (killedOn === null && consoleHit()) killedOn = { kind: 'console', data: String(o.killOnConsole), atMs: Date.now() - startedAt };
+    readConsole();
     if (killedOn !== null) {
       if (o.killDelayMs) await new Promise((r) => setTimeout(r, o.killDelayMs));
       end = 'killed';

@@ -34,7 +34,7 @@ export interface VmDevice {
   publisher: Publisher;
   boots: NamedBoot[];
   setTarget(version: number | null): Promise<void>;
-  boot(name: string, plan: Plan, o?: { limitSec?: number; killWhen?: (m: Marker) => boolean; killOnConsole?: RegExp; killDelayMs?: number }): Promise<NamedBoot>;
+  boot(name: string, plan: Plan, o?: { limitSec?: number; killWhen?: (m: Marker) => boolean; killDelayMs?: number }): Promise<NamedBoot>;
   grubenv(): Promise<Map<string, string> | null>;
   grubCfg(): Promise<string>;
   /** Destroys the publisher's pool (the disk files stay under work/ for a look after the run). */
@@ -46,6 +46,14 @@ export interface VmDevice {
 const IMAGE_MIB = 512;
 const OUTER_MIB = 4 * IMAGE_MIB + 512;
 export const BOOT_LIMIT_SEC = 900;
+
+/** The agent's log lines every boot watches for on the console (markers of kind 'console', data: the name). */
+export const CONSOLE_MARKS = {
+  'migrate-planned': /"msg":"migrate: planned"/,
+  'trial-armed': /"msg":"trial armed"/,
+  'reboot-into-trial': /"msg":"rebooting into the trial"/,
+} as const;
+export type ConsoleMark = keyof typeof CONSOLE_MARKS;
 
 export async function makeVmDevice(projectDir: string, log: (s: string) => void): Promise<VmDevice> {
   await ensureZfsFuse();
@@ -112,7 +120,8 @@ export async function makeVmDevice(projectDir: string, log: (s: string) => void)
       const base = join(bootsDir, `${String(n).padStart(2, '0')}-${name}`);
       const r = await boot({
         disks: [outerDisk, poolDisk, fleetDisk, planDisk], consoleLog: `${base}.console.log`, markerLog: `${base}.markers.log`,
-        limitSec: o.limitSec ?? BOOT_LIMIT_SEC, ...(o.killWhen ? { killWhen: o.killWhen } : {}), ...(o.killOnConsole ? { killOnConsole: o.killOnConsole } : {}), ...(o.killDelayMs ? { killDelayMs: o.killDelayMs } : {}),
+        limitSec: o.limitSec ?? BOOT_LIMIT_SEC, consoleMarks: CONSOLE_MARKS,
+        ...(o.killWhen ? { killWhen: o.killWhen } : {}), ...(o.killDelayMs ? { killDelayMs: o.killDelayMs } : {}),
       });
       const named = { ...r, name: `${n}-${name}` };
       boots.push(named);
