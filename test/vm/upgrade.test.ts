@@ -173,16 +173,27 @@ describe.sequential('real boots under QEMU', () => {
     mine.push(cut);
     expect(cut.end).toBe('killed');
     expect(cut.console).toMatch(/"version":8,"committed":7,"msg":"trial armed"/);
-    const next = await dev.boot('after-cut-8', { then: 'settle', version: 8 });
+    let next = await dev.boot('after-cut-8', { then: 'settle', version: 8 });
     mine.push(next);
-    // Armed before the cut: Grub takes the one-shot once (or, had the cut lost the armed grubenv, the committed 7).
-    expect([7, 8]).toContain(bootedImage(next));
+    const path = [bootedImage(next)];
+    // Grub reads ext4 without replaying its journal: after the cut it may still see the grubenv from before the
+    // rename, boot the committed 7, and Linux (which replays it) then finds the trial armed. The agent reboots into
+    // it (seen in this suite), so the one trial happens a boot later.
+    if (bootedImage(next) === 7 && next.console.includes('"msg":"rebooting into the trial"')) {
+      next = await dev.boot('trial-8', { then: 'settle', version: 8 });
+      mine.push(next);
+      path.push(bootedImage(next));
+      expect(bootedImage(next)).toBe(8);
+    }
+    // Never two trials of 8; the deployment ends either way and no trial stays armed.
+    expect(path.filter((v) => v === 8).length).toBeLessThanOrEqual(1);
     expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
     const s = lastStatus(next);
     expect(['committed', 'rolled_back']).toContain(s.deployment?.phase);
     expect(s.committedVersion).toBe(s.deployment?.phase === 'committed' ? 8 : 7);
     expect(s.trialVersion).toBeNull();
-    say(`5b: after the cut the device booted ${bootedImage(next)} and the deployment ended ${s.deployment?.phase}`);
+    figures['cutAfterArmingBoots'] = path.length;
+    say(`5b: after the cut the device booted ${path.join(' then ')} and the deployment ended ${s.deployment?.phase}`);
   });
 
   it('6: a garbled grubenv boots the committed image', async (ctx) => {
