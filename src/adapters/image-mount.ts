@@ -35,7 +35,6 @@ export interface LoopMounterOptions {
 
 const PREFIX = 'ua-migrate-';
 
-
 /**
  * Loop mount rather than debugfs: the kernel's ext4 is the same code that reads the image at boot, so what we
  * write is what the new OS sees (journal, extents, checksums all handled); plain chown/chmod/utimes/lutimes work
