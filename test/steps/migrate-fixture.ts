@@ -79,6 +79,14 @@ export async function makeImage(img: string, contentDir: string | null, sizeMiB 
 }
 
 /** `cp -a src dst`: a target tree that starts identical to the source. */
+/** The new image of the migrate tests: its own /etc with an older hostname ('factory') and no keys yet. */
+export async function makeFactoryImage(sb: Sandbox): Promise<string> {
+  const base = join(sb.dir, 'base');
+  mkdirSync(join(base, 'etc'), { recursive: true });
+  writeFileSync(join(base, 'etc/hostname'), 'factory\n');
+  return makeImage(join(sb.dir, 'new.img'), base);
+}
+
 export async function copyTree(src: string, dst: string): Promise<string> {
   await execa('cp', ['-a', src, dst]);
   return dst;

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { migrateIntoImage, recoverInterruptedImage } from '../../src/steps/migrate.js';
-import { e2fsckClean, makeImage, makeSource, mountsUnder, sandbox, withMounted, type Sandbox } from './migrate-fixture.js';
+import { e2fsckClean, makeFactoryImage, makeSource, mountsUnder, sandbox, withMounted, type Sandbox } from './migrate-fixture.js';
 
 let sb: Sandbox;
 let img: string;
@@ -16,10 +16,7 @@ const needsRecovery = async (p: string) => /needs_recovery/.test((await execa('d
 
 beforeEach(async () => {
   sb = sandbox('migrate-recover');
-  const base = join(sb.dir, 'base');
-  mkdirSync(join(base, 'etc'), { recursive: true });
-  writeFileSync(join(base, 'etc/hostname'), 'factory\n');
-  img = await makeImage(join(sb.dir, 'new.img'), base);
+  img = await makeFactoryImage(sb);
 });
 
 afterEach(async () => {

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { applyMigration, checkImageClean, migrateIntoImage, planMigration, type MigrateOptions } from '../../src/steps/migrate.js';
-import { debugfsStat, e2fsckClean, makeImage, makeSource, mountsUnder, sandbox, sha256File, T0, type Sandbox } from './migrate-fixture.js';
+import { debugfsStat, e2fsckClean, makeFactoryImage, makeImage, makeSource, mountsUnder, sandbox, sha256File, T0, type Sandbox } from './migrate-fixture.js';
 
 let sb: Sandbox;
 let src: string;
@@ -17,11 +17,7 @@ const DENY = ['/etc/ssh/ssh_host_rsa_key', '/etc/shadow'];
 beforeEach(async () => {
   sb = sandbox('migrate');
   src = await makeSource(sb.dir);
-  // The new image ships its own /etc with an older hostname and no keys yet.
-  const base = join(sb.dir, 'base');
-  mkdirSync(join(base, 'etc'), { recursive: true });
-  writeFileSync(join(base, 'etc/hostname'), 'factory\n');
-  img = await makeImage(join(sb.dir, 'new.img'), base);
+  img = await makeFactoryImage(sb);
 });
 
 afterEach(async () => {
