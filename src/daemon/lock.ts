@@ -24,11 +24,16 @@ function currentBootId(): string {
  * Pure.
  */
 export function lockOwnerAlive(text: string, bootId: string, isAlive: (pid: number) => boolean, self = process.pid): boolean {
-  const [pidText, lockBoot] = text.trim().split(/\s+/);
-  const pid = Number(pidText);
+  const { pid, bootId: lockBoot } = parseLock(text);
   if (!Number.isInteger(pid) || pid <= 0 || pid === self) return false;
   if (lockBoot !== undefined && lockBoot !== bootId) return false;
   return isAlive(pid);
+}
+
+/** The lock file's `pid bootid` (an older agent wrote the pid alone). Pure. */
+function parseLock(text: string): { pid: number; bootId: string | undefined } {
+  const [pidText, bootId] = text.trim().split(/\s+/);
+  return { pid: Number(pidText), bootId };
 }
 
 export function acquireRunnerLock(stateDir: string): () => void {
@@ -51,7 +56,7 @@ export function acquireRunnerLock(stateDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const text = readFileSync(path, 'utf8');
       if (lockOwnerAlive(text, bootId, alive)) {
-        const pid = Number(text.trim().split(/\s+/)[0]);
+        const { pid } = parseLock(text);
         throw new StateError('E_LOCKED', `another upgradectl (pid ${pid}) is working on this device`, { context: { pid, lock: path } });
       }
       unlinkSync(path); // stale: its owner died (SIGKILL) or belonged to an earlier boot (power cut)

@@ -5,11 +5,11 @@ import { windowGate } from '../../core/window-gate.js';
 import { reconcileAfterStart, operatorRollback, renderGrubCfg } from '../../core/switch.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
 import { acquireRunnerLock, waitForRunnerLock } from '../../daemon/lock.js';
+import { UpgradeError } from '../../errors.js';
+import { callDaemon, daemonRunning } from '../../daemon/control.js';
 
 /** How long `confirm` waits for another runner (the daemon's own start-up reconciliation) before failing. */
 const CONFIRM_LOCK_WAIT_MS = 15 * 60_000;
-import { UpgradeError } from '../../errors.js';
-import { callDaemon, daemonRunning } from '../../daemon/control.js';
 
 async function withSwitch<T>(
   config: Config, fn: (deps: ReturnType<typeof wireSwitch>) => Promise<T>, release: () => void = acquireRunnerLock(config.paths.stateDir),
