@@ -2,13 +2,6 @@
 import type { StatusView } from '../../../src/cli/status-view.js';
 import type { NamedBoot } from './vm-device.js';
 
-export interface PhaseMarker {
-  id: number;
-  version: number;
-  phase: string;
-  code: string | null;
-}
-
 export interface UpMarker {
   cmdline: string;
   bootId: string;
@@ -35,11 +28,6 @@ export function up(b: NamedBoot): UpMarker {
   const u = lastMarker<UpMarker>(b, 'up');
   if (!u) throw new Error(`boot ${b.name} never came up (no reporter marker)`);
   return u;
-}
-
-/** Phases the reporter saw for a version, in order. */
-export function phasesOf(b: NamedBoot, version: number): string[] {
-  return markersOf<PhaseMarker>(b, 'phase').filter((p) => p.version === version).map((p) => p.phase);
 }
 
 /** The version a boot's kernel command line names (ua.image=/images/<v>.img), from the console. */
