@@ -12,7 +12,8 @@ pkgs=$(grep -v '^#' "$here/packages.txt" | grep . | paste -sd, -)
 # (and every Grub loopback read under TCG) slower for nothing.
 keep_modules='virtio_pci virtio_blk ext4 loop fuse'
 
-mmdebstrap --variant=minbase --include="$pkgs" \
+# --format: the harness writes to OUT.tar.partial, whose name would make mmdebstrap build a directory.
+mmdebstrap --variant=minbase --format=tar --include="$pkgs" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-exclude=/usr/share/info/*' \

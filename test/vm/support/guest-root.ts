@@ -1,6 +1,6 @@
 // The cached Debian root of the e2e appliance: built by guest/build-root.sh, keyed by a hash of what it is made from.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -23,16 +23,21 @@ export function rootCacheKey(projectDir: string): string {
 export async function guestRootTar(projectDir: string, cacheDir: string, log: (s: string) => void): Promise<string> {
   const tar = join(cacheDir, `root-${rootCacheKey(projectDir)}.tar`);
   if (existsSync(tar)) {
-    log(`guest root: cached ${tar}`);
-    return tar;
+    // A directory here is what an earlier harness left (mmdebstrap guessed the format from '.partial'): rebuild it.
+    if (statSync(tar).isFile()) {
+      log(`guest root: cached ${tar}`);
+      return tar;
+    }
+    rmSync(tar, { recursive: true, force: true });
   }
   mkdirSync(cacheDir, { recursive: true });
   const partial = `${tar}.partial`;
-  rmSync(partial, { force: true });
+  rmSync(partial, { recursive: true, force: true });
   const started = Date.now();
   log(`guest root: building ${tar} (mmdebstrap bookworm)`);
   const r = await execa('bash', [join(projectDir, GUEST_DIR, 'build-root.sh'), partial, projectDir], { all: true, reject: false });
   if (r.exitCode !== 0) throw new Error(`build-root.sh exited ${r.exitCode}:\n${r.all?.slice(-4000)}`);
+  if (!statSync(partial).isFile()) throw new Error(`build-root.sh left no tar file at ${partial}`);
   renameSync(partial, tar);
   log(`guest root: built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return tar;
