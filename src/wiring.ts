@@ -11,6 +11,7 @@ import type { RunnerDeps } from './core/runner.js';
 import type { SwitchDeps } from './core/switch.js';
 import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
 import { SandboxRebooter } from './sandbox/rebooter.js';
+import { FsFreezeFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
 
 export interface Agent extends RunnerDeps {
@@ -74,5 +75,20 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
         if (name === crashAt) process.kill(process.pid, 'SIGKILL');
       }
     : undefined;
-  return { ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), ...(crashPoint ? { crashPoint } : {}) };
+  return {
+    ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), bootFlush: bootFilesFlusher(),
+    ...(crashPoint ? { crashPoint } : {}),
+  };
+}
+
+export function bootFilesFlusher(): BootFilesFlusher {
+  return new FsFreezeFlusher();
+}
+
+/**
+ * First thing the daemon and the boot-time confirm do, before they take the lock or open the store: a flush cut short
+ * by a killed service could have left the filesystem of Grub's files (and of the running image file) frozen.
+ */
+export async function thawGrubFilesystem(config: Config): Promise<void> {
+  await bootFilesFlusher().thawIfFrozen(config.paths.grubDir).catch(() => undefined);
 }

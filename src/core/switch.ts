@@ -4,6 +4,7 @@ import type { RunnerDeps } from './runner.js';
 import type { Deployment } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageMounter } from '../adapters/image-mount.js';
+import type { BootFilesFlusher } from '../adapters/boot-flush.js';
 import type { Phase } from './phases.js';
 import { reconcileBoot } from './boot-reconcile.js';
 import { readCommittedVersion } from './device-facts.js';
@@ -24,6 +25,7 @@ export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
   rebooter: Rebooter;
   mounter: ImageMounter;
+  bootFlush: BootFilesFlusher;
   /** Named step boundaries; the crash tests kill the process at each one (a no-op otherwise). */
   crashPoint?: (name: string) => void;
 }
@@ -55,6 +57,20 @@ function committedOrFail(deps: SwitchDeps): number {
   const c = readCommittedVersion(deps.store, deps.config);
   if (c === null) throw new UpgradeError('E_PREFLIGHT', 'no committed image is known: nothing to fall back to');
   return c;
+}
+
+/**
+ * Every write of Grub's files is followed by this, so a power cut right after cannot leave Grub reading the files from
+ * before. A failed flush is recorded, not fatal: Grub then acts on the new files once the journal reaches the disk.
+ */
+async function flushForGrub(deps: SwitchDeps, id: number, after: string): Promise<void> {
+  try {
+    deps.store.journal('boot-files-flushed', id, { after, ...(await deps.bootFlush.flush(deps.config.paths.grubDir)) });
+  } catch (raw) {
+    const err = asUpgradeError(raw);
+    deps.store.journal('boot-files-flush-failed', id, { after, code: err.code, message: err.message });
+    deps.log.warn({ id, code: err.code, err: err.message }, 'Grub files not flushed: Grub may act on them a boot late');
+  }
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
@@ -107,6 +123,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   writeGrubCfg(config.paths.grubDir, cfg);
   at(deps, 'grub-cfg-written');
   armTrial(config.paths.grubDir, d.version);
+  await flushForGrub(deps, d.id, 'trial-armed');
   log.info({ id, version: d.version, committed }, 'trial armed');
   at(deps, 'trial-armed');
   const staged = enter(deps, d, 'staged', 'switch:staged');
@@ -125,6 +142,7 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
   } catch (raw) {
     const err = asUpgradeError(raw);
     disarmTrial(deps.config.paths.grubDir);
+    await flushForGrub(deps, id, 'disarmed');
     deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
     deps.log.error({ id, code: err.code, err: err.message }, 'switch failed before the reboot');
     throw err;
@@ -170,10 +188,12 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
     log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
     // Grub consumed the trial on this boot: the next boot takes the committed default.
     disarmTrial(config.paths.grubDir);
+    await flushForGrub(deps, d.id, 'disarmed');
     return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
   }
   // Crash after this write and before the commit below: the next start finds the trial running and confirms again.
   writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
+  await flushForGrub(deps, d.id, 'default-moved');
   at(deps, 'default-moved');
   store.setMeta('committed_version', String(d.version));
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
@@ -183,9 +203,10 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   return { kind: 'committed', deployment: done };
 }
 
-function rollBack(deps: SwitchDeps, d: Deployment, reason: string): SwitchOutcome {
+async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
   disarmTrial(deps.config.paths.grubDir);
   writeGrubCfg(deps.config.paths.grubDir, renderGrubCfg(deps, committedOrFail(deps)));
+  await flushForGrub(deps, d.id, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
   deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
@@ -228,6 +249,7 @@ export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome>
   if (deps.boot.bootedVersion() === d.version) {
     deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
     disarmTrial(deps.config.paths.grubDir);
+    await flushForGrub(deps, d.id, 'disarmed');
     return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
   }
   return rollBack(deps, d, 'rolled back by the operator before the trial boot');

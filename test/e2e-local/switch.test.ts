@@ -65,6 +65,10 @@ describe('switch in the sandbox', () => {
       expect(readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8')).toContain('set default="img-2"');
       // Configuration migrated into the new image with it.
       expect(await catInImage(join(dev.host, 'images', '2.img'), '/etc/app.conf')).toBe('device=switch');
+      // Each write of Grub's files was followed by the flush for Grub (the sandbox's /host is not a mount of its own).
+      const flushes = (JSON.parse((await dev.cli(['history', '--json'])).stdout) as { entries: { event: string; data: { after: string; kind: string } }[] })
+        .entries.filter((e) => e.event === 'boot-files-flushed').map((e) => e.data.after);
+      expect(flushes).toEqual(['trial-armed', 'default-moved']);
 
       // Version 3 with a failing required health check.
       setConfig(dev, (c) => { c.health.required = ['echo "service db did not start" >&2; exit 4']; });

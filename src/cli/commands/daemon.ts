@@ -1,11 +1,12 @@
 // `upgradectl daemon`: the systemd service's main process; stops cleanly on SIGTERM/SIGINT.
 import type { Config } from '../../config.js';
-import { wireAgent } from '../../wiring.js';
+import { thawGrubFilesystem, wireAgent } from '../../wiring.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { waitForRunnerLock } from '../../daemon/lock.js';
 import { createLogger } from '../../log.js';
 
 export async function runDaemon(config: Config): Promise<number> {
+  await thawGrubFilesystem(config);
   // The boot-time confirm starts alongside and may hold the lock through its health checks: wait for it, however long.
   const got = await waitForRunnerLock<never>(config.paths.stateDir, {
     timeoutMs: Number.POSITIVE_INFINITY,

@@ -1,6 +1,6 @@
 // Switch verbs: apply [--now], confirm, rollback, grub-cfg --print.
 import type { Config } from '../../config.js';
-import { wireAgent, wireSwitch } from '../../wiring.js';
+import { thawGrubFilesystem, wireAgent, wireSwitch } from '../../wiring.js';
 import { windowGate } from '../../core/window-gate.js';
 import { reconcileAfterStart, operatorRollback, renderGrubCfg } from '../../core/switch.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
@@ -38,6 +38,7 @@ export async function switchCommand(command: 'apply' | 'confirm' | 'rollback' | 
         return `${r.decision.action}: ${r.decision.reason} (next check ${r.decision.nextCheckAt.toISOString()})`;
       });
     case 'confirm': {
+      await thawGrubFilesystem(config);
       // At boot the daemon starts alongside: whichever takes the lock confirms; if the daemon comes up meanwhile, it is asked.
       const got = await waitForRunnerLock(config.paths.stateDir, {
         timeoutMs: CONFIRM_LOCK_WAIT_MS,

@@ -1,0 +1,93 @@
+// The Grub-files flush on a real ext4: what a reader that ignores the journal (Grub; here debugfs) sees, before and after.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FsFreezeFlusher, planFlush } from '../../src/adapters/boot-flush.js';
+import { armTrial, disarmTrial, parseGrubenv } from '../../src/boot/grubenv.js';
+import { writeGrubCfg } from '../../src/boot/grub-files.js';
+import type { MountEntry } from '../../src/util/proc-mounts.js';
+import { sandbox, type Sandbox } from '../steps/migrate-fixture.js';
+
+const m = (target: string, fstype: string): MountEntry => ({ source: 'x', target, fstype });
+
+describe('planFlush', () => {
+  const mounts = [m('/', 'ext4'), m('/host', 'ext4'), m('/host/boot', 'vfat'), m('/hostile', 'xfs'), m('/run', 'tmpfs')];
+  it('freezes the journaled filesystem that holds the directory (the longest mount that contains it)', () => {
+    expect(planFlush(mounts, '/host/boot/grub')).toMatchObject({ kind: 'not-needed', mountpoint: '/host/boot', fstype: 'vfat' });
+    expect(planFlush(mounts.slice(0, 2), '/host/boot/grub')).toEqual({ kind: 'freeze', mountpoint: '/host', fstype: 'ext4' });
+    expect(planFlush(mounts, '/hostile/grub')).toEqual({ kind: 'freeze', mountpoint: '/hostile', fstype: 'xfs' });
+    expect(planFlush(mounts, '/host')).toMatchObject({ kind: 'freeze', mountpoint: '/host' });
+  });
+  it('never freezes the filesystem of / (it would stall the agent), and skips what has no journal Grub ignores', () => {
+    expect(planFlush(mounts, '/boot/grub')).toEqual({ kind: 'skip-root', mountpoint: '/', fstype: 'ext4' });
+    expect(planFlush(mounts, '/run/grub')).toMatchObject({ kind: 'not-needed', fstype: 'tmpfs' });
+  });
+  it('takes the last of mounts stacked on one target (the visible one)', () => {
+    expect(planFlush([m('/', 'ext4'), m('/b', 'ext4'), m('/b', 'tmpfs')], '/b/grub')).toMatchObject({ kind: 'not-needed', fstype: 'tmpfs' });
+  });
+});
+
+describe('FsFreezeFlusher on a loop-mounted ext4', () => {
+  let sb: Sandbox;
+  let img: string;
+  let host: string;
+  let grubDir: string;
+  /** The grubenv as Grub would read it: debugfs on the image file, which does not replay the journal. */
+  const grubenvOnDisk = async () => parseGrubenv(Buffer.from((await execa('debugfs', ['-R', 'cat /boot/grub/grubenv', img], { encoding: 'buffer' })).stdout));
+  const cfg = (v: number) => `set default="img-${v}"\nmenuentry "img-${v}" --id img-${v} {\n  true\n}\n`;
+
+  beforeEach(async () => {
+    sb = sandbox('boot-flush');
+    img = join(sb.dir, 'outer.img');
+    host = join(sb.dir, 'host');
+    grubDir = join(host, 'boot/grub');
+    await execa('mkfs.ext4', ['-q', '-F', img, '32M']);
+    mkdirSync(host);
+    await execa('mount', ['-o', 'loop', img, host]);
+    mkdirSync(grubDir, { recursive: true });
+    writeGrubCfg(grubDir, cfg(1));
+    disarmTrial(grubDir);
+    // Unmounted once: everything so far is in its home blocks, as after a clean shutdown.
+    await execa('umount', [host]);
+    await execa('mount', ['-o', 'loop', img, host]);
+  });
+
+  afterEach(async () => {
+    await execa('fsfreeze', ['--unfreeze', host], { reject: false });
+    await sb.cleanup();
+  });
+
+  it('without a flush, Grub would still read the grubenv from before the rename; after one, the armed trial', async () => {
+    const flusher = new FsFreezeFlusher();
+    armTrial(grubDir, 2);
+    // The control: fsync'd and renamed, safe for Linux, yet not in the home blocks (what the QEMU suite's 5b met).
+    expect((await grubenvOnDisk()).get('next_entry') ?? '').toBe('');
+
+    const r = await flusher.flush(grubDir);
+    expect(r).toMatchObject({ kind: 'freeze', mountpoint: host, fstype: 'ext4' });
+    expect((await grubenvOnDisk()).get('next_entry')).toBe('img-2');
+    // Thawed: a write completes (a frozen filesystem would block it until the timeout).
+    await execa('sh', ['-c', `echo ok > ${join(host, 'after-flush')} && sync -f ${host}`], { timeout: 10_000 });
+  });
+
+  it('a grub.cfg rewritten then flushed is what a journal-blind reader finds', async () => {
+    writeGrubCfg(grubDir, cfg(2));
+    await new FsFreezeFlusher().flush(grubDir);
+    expect((await execa('debugfs', ['-R', 'cat /boot/grub/grub.cfg', img])).stdout).toBe(cfg(2).trimEnd());
+  });
+
+  it('thawIfFrozen undoes a freeze left behind, and is quiet on a filesystem that is not frozen', async () => {
+    const flusher = new FsFreezeFlusher();
+    await flusher.thawIfFrozen(grubDir);
+    await execa('fsfreeze', ['--freeze', host]);
+    await flusher.thawIfFrozen(grubDir);
+    await execa('sh', ['-c', `echo ok > ${join(host, 'after-thaw')} && sync -f ${host}`], { timeout: 10_000 });
+  });
+
+  it('a failing fsfreeze is E_BOOT_FLUSH with the mountpoint, and leaves nothing frozen', async () => {
+    const err = await new FsFreezeFlusher(undefined, 'false').flush(grubDir).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_BOOT_FLUSH', context: { mountpoint: host } });
+    await execa('sh', ['-c', `echo ok > ${join(host, 'after-failure')}`], { timeout: 10_000 });
+  });
+});
