@@ -9,7 +9,7 @@ import { openStateDb } from '../src/state/db.js';
 import { Store } from '../src/state/store.js';
 import { stageTrial, type SwitchDeps } from '../src/core/switch.js';
 import { KernelBootInfo, SystemdRebooter } from '../src/adapters/boot.js';
-import { FsFreezeFlusher } from '../src/adapters/boot-flush.js';
+import { IoctlBootFlusher } from '../src/adapters/boot-flush.js';
 import { LoopMounter } from '../src/adapters/image-mount.js';
 import { ZfsCli } from '../src/adapters/zfs.js';
 import { createDispatcher } from '../src/adapters/http.js';
@@ -97,7 +97,7 @@ export async function benchSwitch(reps: number, imageMiB = 1024, dataMiB = 240):
           boot: new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam, config.boot.bootIdFile),
           rebooter: new SystemdRebooter('false'),
           mounter: new LoopMounter({ runtimeDir: config.migrate.runtimeDir }),
-          bootFlush: new FsFreezeFlusher(),
+          bootFlush: new IoctlBootFlusher(),
         };
         await execa('sync');
         const t0 = performance.now();

@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   E_GRUB_CFG_INVALID: 'grub.cfg cannot be generated from these inputs',
   E_GRUB_COMMITTED_MISSING: 'the committed image is not among the boot entries',
   E_GRUB_WRITE: 'grub.cfg or grubenv could not be written',
-  E_BOOT_FLUSH: "the filesystem of Grub's files could not be flushed for Grub (fsfreeze failed); recorded, not fatal",
+  E_BOOT_FLUSH: "the filesystem of Grub's files could not be flushed for Grub (checkpoint or freeze ioctl failed); recorded, not fatal",
   E_GRUBENV_GARBLED: 'grubenv is not a valid 1024-byte GRUB environment block',
   E_GRUBENV_TOO_LARGE: 'variables do not fit in the 1024-byte grubenv',
   E_GRUBENV_INVALID: 'grubenv variable or trial version is not valid',

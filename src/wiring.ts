@@ -11,7 +11,7 @@ import type { RunnerDeps } from './core/runner.js';
 import type { SwitchDeps } from './core/switch.js';
 import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
 import { SandboxRebooter } from './sandbox/rebooter.js';
-import { FsFreezeFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
+import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
 
 export interface Agent extends RunnerDeps {
@@ -82,7 +82,7 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
 }
 
 export function bootFilesFlusher(): BootFilesFlusher {
-  return new FsFreezeFlusher();
+  return new IoctlBootFlusher();
 }
 
 /**

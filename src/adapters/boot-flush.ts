@@ -7,13 +7,13 @@ import { readMounts, type MountEntry } from '../util/proc-mounts.js';
 /**
  * After fsync and rename, a new grub.cfg or grubenv is safe for Linux (the journal replays it) but its directory entry
  * may sit in the journal only, for up to ~30 s: Grub then reads the file from before the rename (seen under QEMU:
- * the armed trial was booted one boot late). A freeze flushes the journal to the filesystem's home blocks.
+ * the armed trial was booted one boot late). Flushing writes the journal back into the filesystem's home blocks.
  */
 export type FlushPlan =
-  | { kind: 'freeze'; mountpoint: string; fstype: string }
+  | { kind: 'flush'; mountpoint: string; fstype: string }
   /** Not a journal Grub ignores (vfat, a sandbox's tmpfs): fsync was already enough. */
   | { kind: 'not-needed'; mountpoint: string; fstype: string }
-  /** The mount holding this process's `/`: freezing it would stall the agent itself (dracut and grubby skip it too). */
+  /** The mount holding this process's `/`: a freeze there would stall the agent itself (dracut and grubby skip it too). */
   | { kind: 'skip-root'; mountpoint: string; fstype: string };
 
 const JOURNALED = new Set(['ext3', 'ext4', 'xfs']);
@@ -29,49 +29,69 @@ export function planFlush(mounts: readonly MountEntry[], dir: string): FlushPlan
   const fstype = best?.fstype ?? 'unknown';
   if (!JOURNALED.has(fstype)) return { kind: 'not-needed', mountpoint, fstype };
   if (mountpoint === '/') return { kind: 'skip-root', mountpoint, fstype };
-  return { kind: 'freeze', mountpoint, fstype };
+  return { kind: 'flush', mountpoint, fstype };
 }
 
 export interface BootFilesFlusher {
   /** Flushes the filesystem holding `dir` so a reader that ignores the journal sees what was written. */
-  flush(dir: string): Promise<FlushPlan & { ms: number }>;
-  /** Thaws that filesystem if a cut-short flush left it frozen (no-op otherwise); called at every start. */
+  flush(dir: string): Promise<FlushPlan & { method?: FlushMethod; ms: number }>;
+  /** Thaws that filesystem if a cut-short freeze left it frozen (no-op otherwise); called at every start. */
   thawIfFrozen(dir: string): Promise<void>;
 }
 
+/** checkpoint: EXT4_IOC_CHECKPOINT (Linux >= 5.13), nothing frozen; freeze: FIFREEZE then FITHAW (xfs, older kernels). */
+export type FlushMethod = 'checkpoint' | 'freeze';
+
 /**
- * The real one: fsfreeze(8) --freeze then --unfreeze. Both run in one shell child, so the thaw happens even if the
- * agent is killed in between (a process's children outlive it); only killing that shell too could leave the
- * filesystem frozen, which the next start undoes before it writes anything.
+ * Both ioctls from one short-lived process with no exec or file I/O between them: a freeze stalls writes to the
+ * running image file (it lives on this filesystem), and a second process started while frozen could itself wait on
+ * that image. Perl, because Node has no ioctl and perl-base is Essential in Debian.
  */
-export class FsFreezeFlusher implements BootFilesFlusher {
-  constructor(
-    private readonly mounts: () => MountEntry[] = () => readMounts(),
-    private readonly fsfreeze = 'fsfreeze',
-  ) {}
+const IOCTL_SCRIPT = `
+use strict; use Fcntl;
+my ($dir, $mode) = @ARGV;
+sysopen(my $fh, $dir, O_RDONLY) or die "open $dir: $!\n";
+if ($mode eq 'thaw') { ioctl($fh, 0xC0045878, 0) or ($!{EINVAL} ? exit 0 : die "FITHAW: $!\n"); exit 0; }
+if ($mode eq 'checkpoint') {
+  my $flags = pack('L', 0);
+  if (ioctl($fh, 0x4004662B, $flags)) { print "checkpoint\n"; exit 0; }
+  die "EXT4_IOC_CHECKPOINT: $!\n" unless $!{ENOTTY} || $!{EINVAL} || $!{EOPNOTSUPP};
+}
+ioctl($fh, 0xC0045877, 0) or die "FIFREEZE: $!\n";
+ioctl($fh, 0xC0045878, 0) or die "FITHAW: $!\n";
+print "freeze\n";
+`;
+
+/** The real one: the ioctls above on the mountpoint; ext4 is checkpointed when the kernel can, else frozen and thawed. */
+export class IoctlBootFlusher implements BootFilesFlusher {
+  constructor(private readonly opts: { mounts?: () => MountEntry[]; perl?: string; method?: 'auto' | 'freeze' } = {}) {}
 
   private plan(dir: string): FlushPlan {
-    return planFlush(this.mounts(), realpathSync(dir));
+    return planFlush((this.opts.mounts ?? readMounts)(), realpathSync(dir));
   }
 
-  async flush(dir: string): Promise<FlushPlan & { ms: number }> {
+  private ioctl(mountpoint: string, mode: 'checkpoint' | 'freeze' | 'thaw') {
+    // No timeout but for the thaw: a kill that lands while FIFREEZE is in the kernel would leave the filesystem frozen.
+    return execa(this.opts.perl ?? 'perl', ['-e', IOCTL_SCRIPT, mountpoint, mode], { reject: false, all: true, ...(mode === 'thaw' ? { timeout: 60_000 } : {}) });
+  }
+
+  async flush(dir: string): Promise<FlushPlan & { method?: FlushMethod; ms: number }> {
     const plan = this.plan(dir);
     const started = Date.now();
-    if (plan.kind === 'freeze') {
-      const script = '"$0" --freeze "$1" || exit $?; "$0" --unfreeze "$1"';
-      const r = await execa('sh', ['-c', script, this.fsfreeze, plan.mountpoint], { reject: false, all: true });
-      if (r.exitCode !== 0) {
-        throw new BootError('E_BOOT_FLUSH', `cannot flush ${plan.mountpoint} for Grub (fsfreeze exited ${r.exitCode ?? r.signal}): ${r.all ?? ''}`.trim(), {
-          context: { dir, ...plan },
-        });
-      }
+    if (plan.kind !== 'flush') return { ...plan, ms: 0 };
+    const mode = plan.fstype !== 'xfs' && this.opts.method !== 'freeze' ? 'checkpoint' : 'freeze';
+    const r = await this.ioctl(plan.mountpoint, mode);
+    const method = r.stdout.trim();
+    if (r.exitCode !== 0 || (method !== 'checkpoint' && method !== 'freeze')) {
+      throw new BootError('E_BOOT_FLUSH', `cannot flush ${plan.mountpoint} for Grub (${r.exitCode ?? r.signal}): ${r.all ?? ''}`.trim(), {
+        context: { dir, ...plan },
+      });
     }
-    return { ...plan, ms: Date.now() - started };
+    return { ...plan, method, ms: Date.now() - started };
   }
 
   async thawIfFrozen(dir: string): Promise<void> {
     const plan = this.plan(dir);
-    // EINVAL (not frozen) is the normal answer: the result is not looked at.
-    if (plan.kind === 'freeze') await execa(this.fsfreeze, ['--unfreeze', plan.mountpoint], { reject: false, timeout: 60_000 });
+    if (plan.kind === 'flush') await this.ioctl(plan.mountpoint, 'thaw');
   }
 }

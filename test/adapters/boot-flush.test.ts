@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FsFreezeFlusher, planFlush } from '../../src/adapters/boot-flush.js';
+import { IoctlBootFlusher, planFlush } from '../../src/adapters/boot-flush.js';
 import { armTrial, disarmTrial, parseGrubenv } from '../../src/boot/grubenv.js';
 import { writeGrubCfg } from '../../src/boot/grub-files.js';
 import type { MountEntry } from '../../src/util/proc-mounts.js';
@@ -13,13 +13,13 @@ const m = (target: string, fstype: string): MountEntry => ({ source: 'x', target
 
 describe('planFlush', () => {
   const mounts = [m('/', 'ext4'), m('/host', 'ext4'), m('/host/boot', 'vfat'), m('/hostile', 'xfs'), m('/run', 'tmpfs')];
-  it('freezes the journaled filesystem that holds the directory (the longest mount that contains it)', () => {
+  it('flushes the journaled filesystem that holds the directory (the longest mount that contains it)', () => {
     expect(planFlush(mounts, '/host/boot/grub')).toMatchObject({ kind: 'not-needed', mountpoint: '/host/boot', fstype: 'vfat' });
-    expect(planFlush(mounts.slice(0, 2), '/host/boot/grub')).toEqual({ kind: 'freeze', mountpoint: '/host', fstype: 'ext4' });
-    expect(planFlush(mounts, '/hostile/grub')).toEqual({ kind: 'freeze', mountpoint: '/hostile', fstype: 'xfs' });
-    expect(planFlush(mounts, '/host')).toMatchObject({ kind: 'freeze', mountpoint: '/host' });
+    expect(planFlush(mounts.slice(0, 2), '/host/boot/grub')).toEqual({ kind: 'flush', mountpoint: '/host', fstype: 'ext4' });
+    expect(planFlush(mounts, '/hostile/grub')).toEqual({ kind: 'flush', mountpoint: '/hostile', fstype: 'xfs' });
+    expect(planFlush(mounts, '/host')).toMatchObject({ kind: 'flush', mountpoint: '/host' });
   });
-  it('never freezes the filesystem of / (it would stall the agent), and skips what has no journal Grub ignores', () => {
+  it('never touches the filesystem of / (a freeze would stall the agent), and skips what has no journal Grub ignores', () => {
     expect(planFlush(mounts, '/boot/grub')).toEqual({ kind: 'skip-root', mountpoint: '/', fstype: 'ext4' });
     expect(planFlush(mounts, '/run/grub')).toMatchObject({ kind: 'not-needed', fstype: 'tmpfs' });
   });
@@ -28,7 +28,7 @@ describe('planFlush', () => {
   });
 });
 
-describe('FsFreezeFlusher on a loop-mounted ext4', () => {
+describe('IoctlBootFlusher on a loop-mounted ext4', () => {
   let sb: Sandbox;
   let img: string;
   let host: string;
@@ -58,35 +58,39 @@ describe('FsFreezeFlusher on a loop-mounted ext4', () => {
     await sb.cleanup();
   });
 
-  it('without a flush, Grub would still read the grubenv from before the rename; after one, the armed trial', async () => {
-    const flusher = new FsFreezeFlusher();
-    armTrial(grubDir, 2);
-    // The control: fsync'd and renamed, safe for Linux, yet not in the home blocks (what the QEMU suite's 5b met).
-    expect((await grubenvOnDisk()).get('next_entry') ?? '').toBe('');
+  // Both methods, whichever this kernel would pick: the checkpoint ioctl (Linux >= 5.13), and the freeze cycle.
+  for (const method of ['auto', 'freeze'] as const) {
+    it(`without a flush, Grub would still read the grubenv from before the rename; after one (${method}), the armed trial`, async () => {
+      const flusher = new IoctlBootFlusher({ method });
+      armTrial(grubDir, 2);
+      // The control: fsync'd and renamed, safe for Linux, yet not in the home blocks (what the QEMU suite's 5b met).
+      expect((await grubenvOnDisk()).get('next_entry') ?? '').toBe('');
 
-    const r = await flusher.flush(grubDir);
-    expect(r).toMatchObject({ kind: 'freeze', mountpoint: host, fstype: 'ext4' });
-    expect((await grubenvOnDisk()).get('next_entry')).toBe('img-2');
-    // Thawed: a write completes (a frozen filesystem would block it until the timeout).
-    await execa('sh', ['-c', `echo ok > ${join(host, 'after-flush')} && sync -f ${host}`], { timeout: 10_000 });
-  });
+      const r = await flusher.flush(grubDir);
+      expect(r).toMatchObject({ kind: 'flush', mountpoint: host, fstype: 'ext4' });
+      expect(r.method).toBe(method === 'freeze' ? 'freeze' : 'checkpoint');
+      expect((await grubenvOnDisk()).get('next_entry')).toBe('img-2');
+      // Not left frozen: a write completes (on a frozen filesystem it would block past the timeout).
+      await execa('sh', ['-c', `echo ok > ${join(host, 'after-flush')} && sync -f ${host}`], { timeout: 10_000 });
+    });
+  }
 
   it('a grub.cfg rewritten then flushed is what a journal-blind reader finds', async () => {
     writeGrubCfg(grubDir, cfg(2));
-    await new FsFreezeFlusher().flush(grubDir);
+    await new IoctlBootFlusher().flush(grubDir);
     expect((await execa('debugfs', ['-R', 'cat /boot/grub/grub.cfg', img])).stdout).toBe(cfg(2).trimEnd());
   });
 
   it('thawIfFrozen undoes a freeze left behind, and is quiet on a filesystem that is not frozen', async () => {
-    const flusher = new FsFreezeFlusher();
+    const flusher = new IoctlBootFlusher();
     await flusher.thawIfFrozen(grubDir);
     await execa('fsfreeze', ['--freeze', host]);
     await flusher.thawIfFrozen(grubDir);
     await execa('sh', ['-c', `echo ok > ${join(host, 'after-thaw')} && sync -f ${host}`], { timeout: 10_000 });
   });
 
-  it('a failing fsfreeze is E_BOOT_FLUSH with the mountpoint, and leaves nothing frozen', async () => {
-    const err = await new FsFreezeFlusher(undefined, 'false').flush(grubDir).catch((e: unknown) => e);
+  it('a failing helper is E_BOOT_FLUSH with the mountpoint, and leaves nothing frozen', async () => {
+    const err = await new IoctlBootFlusher({ perl: 'false' }).flush(grubDir).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_BOOT_FLUSH', context: { mountpoint: host } });
     await execa('sh', ['-c', `echo ok > ${join(host, 'after-failure')}`], { timeout: 10_000 });
   });
