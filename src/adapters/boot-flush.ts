@@ -39,8 +39,12 @@ export interface BootFilesFlusher {
   thawIfFrozen(dir: string): Promise<void>;
 }
 
-/** checkpoint: EXT4_IOC_CHECKPOINT (Linux >= 5.13), nothing frozen; freeze: FIFREEZE then FITHAW (xfs, older kernels). */
-export type FlushMethod = 'checkpoint' | 'freeze';
+/**
+ * checkpoint: EXT4_IOC_CHECKPOINT (Linux >= 5.13), nothing frozen; freeze: FIFREEZE then FITHAW (xfs, older kernels);
+ * none: an ext4 without a journal (nothing to write back).
+ */
+export type FlushMethod = 'checkpoint' | 'freeze' | 'none';
+const METHODS = new Set<string>(['checkpoint', 'freeze', 'none']);
 
 /**
  * Both ioctls from one short-lived process with no exec or file I/O between them: a freeze stalls writes to the
@@ -51,14 +55,18 @@ const IOCTL_SCRIPT = `
 use strict; use Fcntl;
 my ($dir, $mode) = @ARGV;
 sysopen(my $fh, $dir, O_RDONLY) or die "open $dir: $!\n";
-if ($mode eq 'thaw') { ioctl($fh, 0xC0045878, 0) or ($!{EINVAL} ? exit 0 : die "FITHAW: $!\n"); exit 0; }
+sub thaw { ioctl($fh, 0xC0045878, 0) or $!{EINVAL} or die "FITHAW: $!\n"; }
+if ($mode eq 'thaw') { thaw(); exit 0; }
 if ($mode eq 'checkpoint') {
   my $flags = pack('L', 0);
   if (ioctl($fh, 0x4004662B, $flags)) { print "checkpoint\n"; exit 0; }
+  if ($!{ENODEV}) { print "none\n"; exit 0; }
   die "EXT4_IOC_CHECKPOINT: $!\n" unless $!{ENOTTY} || $!{EINVAL} || $!{EOPNOTSUPP};
 }
+# A stop request must not land between the two: FIFREEZE's own sync can take seconds.
+$SIG{$_} = 'IGNORE' for qw(TERM INT HUP QUIT);
 ioctl($fh, 0xC0045877, 0) or die "FIFREEZE: $!\n";
-ioctl($fh, 0xC0045878, 0) or die "FITHAW: $!\n";
+thaw();
 print "freeze\n";
 `;
 
@@ -72,7 +80,10 @@ export class IoctlBootFlusher implements BootFilesFlusher {
 
   private ioctl(mountpoint: string, mode: 'checkpoint' | 'freeze' | 'thaw') {
     // No timeout but for the thaw: a kill that lands while FIFREEZE is in the kernel would leave the filesystem frozen.
-    return execa(this.opts.perl ?? 'perl', ['-e', IOCTL_SCRIPT, mountpoint, mode], { reject: false, all: true, ...(mode === 'thaw' ? { timeout: 60_000 } : {}) });
+    // cleanup: false, so our own exit does not signal it either.
+    return execa(this.opts.perl ?? 'perl', ['-e', IOCTL_SCRIPT, mountpoint, mode], {
+      reject: false, all: true, cleanup: false, ...(mode === 'thaw' ? { timeout: 60_000 } : {}),
+    });
   }
 
   async flush(dir: string): Promise<FlushPlan & { method?: FlushMethod; ms: number }> {
@@ -82,12 +93,14 @@ export class IoctlBootFlusher implements BootFilesFlusher {
     const mode = plan.fstype !== 'xfs' && this.opts.method !== 'freeze' ? 'checkpoint' : 'freeze';
     const r = await this.ioctl(plan.mountpoint, mode);
     const method = r.stdout.trim();
-    if (r.exitCode !== 0 || (method !== 'checkpoint' && method !== 'freeze')) {
+    if (r.exitCode !== 0 || !METHODS.has(method)) {
+      // Whatever failed, nothing may stay frozen: the store the caller records this in lives on an image on it.
+      await this.ioctl(plan.mountpoint, 'thaw');
       throw new BootError('E_BOOT_FLUSH', `cannot flush ${plan.mountpoint} for Grub (${r.exitCode ?? r.signal}): ${r.all ?? ''}`.trim(), {
         context: { dir, ...plan },
       });
     }
-    return { ...plan, method, ms: Date.now() - started };
+    return { ...plan, method: method as FlushMethod, ms: Date.now() - started };
   }
 
   async thawIfFrozen(dir: string): Promise<void> {

@@ -1,5 +1,6 @@
 // The Grub-files flush on a real ext4: what a reader that ignores the journal (Grub; here debugfs) sees, before and after.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,7 +59,9 @@ describe('IoctlBootFlusher on a loop-mounted ext4', () => {
     await sb.cleanup();
   });
 
-  // Both methods, whichever this kernel would pick: the checkpoint ioctl (Linux >= 5.13), and the freeze cycle.
+  // Both methods: what this kernel picks (the checkpoint ioctl from Linux 5.13 on), and the freeze cycle.
+  const [major = 0, minor = 0] = release().split('.').map(Number);
+  const auto = major > 5 || (major === 5 && minor >= 13) ? 'checkpoint' : 'freeze';
   for (const method of ['auto', 'freeze'] as const) {
     it(`without a flush, Grub would still read the grubenv from before the rename; after one (${method}), the armed trial`, async () => {
       const flusher = new IoctlBootFlusher({ method });
@@ -68,7 +71,7 @@ describe('IoctlBootFlusher on a loop-mounted ext4', () => {
 
       const r = await flusher.flush(grubDir);
       expect(r).toMatchObject({ kind: 'flush', mountpoint: host, fstype: 'ext4' });
-      expect(r.method).toBe(method === 'freeze' ? 'freeze' : 'checkpoint');
+      expect(r.method).toBe(method === 'freeze' ? 'freeze' : auto);
       expect((await grubenvOnDisk()).get('next_entry')).toBe('img-2');
       // Not left frozen: a write completes (on a frozen filesystem it would block past the timeout).
       await execa('sh', ['-c', `echo ok > ${join(host, 'after-flush')} && sync -f ${host}`], { timeout: 10_000 });
@@ -89,9 +92,23 @@ describe('IoctlBootFlusher on a loop-mounted ext4', () => {
     await execa('sh', ['-c', `echo ok > ${join(host, 'after-thaw')} && sync -f ${host}`], { timeout: 10_000 });
   });
 
-  it('a failing helper is E_BOOT_FLUSH with the mountpoint, and leaves nothing frozen', async () => {
-    const err = await new IoctlBootFlusher({ perl: 'false' }).flush(grubDir).catch((e: unknown) => e);
+  it('a helper that fails after freezing is E_BOOT_FLUSH with the mountpoint, and the filesystem is thawed', async () => {
+    // Stands in for perl (called as: -e SCRIPT MOUNTPOINT MODE): freezes, then fails as a FITHAW error would.
+    const helper = join(sb.dir, 'freeze-and-fail');
+    writeFileSync(helper, '#!/bin/sh\n[ "$4" = thaw ] && exec fsfreeze --unfreeze "$3"\nfsfreeze --freeze "$3"; echo "FITHAW: stub" >&2; exit 1\n');
+    chmodSync(helper, 0o755);
+    const err = await new IoctlBootFlusher({ perl: helper }).flush(grubDir).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_BOOT_FLUSH', context: { mountpoint: host } });
-    await execa('sh', ['-c', `echo ok > ${join(host, 'after-failure')}`], { timeout: 10_000 });
+    expect((err as Error).message).toContain('FITHAW: stub');
+    await execa('sh', ['-c', `echo ok > ${join(host, 'after-failure')} && sync -f ${host}`], { timeout: 10_000 });
+  });
+
+  it('an ext4 without a journal has nothing to write back', async () => {
+    const plain = join(sb.dir, 'nojournal.img');
+    const mp = join(sb.dir, 'nojournal');
+    await execa('mkfs.ext4', ['-q', '-F', '-O', '^has_journal', plain, '16M']);
+    mkdirSync(mp);
+    await execa('mount', ['-o', 'loop', plain, mp]);
+    expect(await new IoctlBootFlusher().flush(mp)).toMatchObject({ kind: 'flush', fstype: 'ext4', method: auto === 'checkpoint' ? 'none' : 'freeze' });
   });
 });
