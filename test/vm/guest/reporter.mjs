@@ -1,7 +1,8 @@
 // In-guest e2e reporter: boot facts, the agent's phase edges and status JSON as markers on ttyS1; then the boot plan.
 // Markers are single lines `E2E <kind> <json>`; the harness on the host reads them from the second serial port.
-import { openSync, writeSync, readFileSync, existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { openSync, writeSync, readFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { setInterval } from 'node:timers';
 
@@ -19,12 +20,19 @@ const power = (verb) => {
     mark('power-error', { verb, message: String(err?.stderr ?? err) });
   }
 };
-const cli = (...args) => {
+const run = promisify(execFile);
+const cli = async (...args) => {
   try {
-    return JSON.parse(execFileSync('/usr/bin/upgradectl', [...args, '--json'], { encoding: 'utf8', timeout: 120_000 }));
+    return JSON.parse((await run('/usr/bin/upgradectl', [...args, '--json'], { encoding: 'utf8', timeout: 120_000 })).stdout);
   } catch (err) {
     return { error: String(err?.stderr ?? err) };
   }
+};
+// Both at once: each is a node start, seconds under TCG, and the guest has two vCPUs.
+const dumpStatus = async () => {
+  const [status, history] = await Promise.all([cli('status'), cli('history')]);
+  mark('status', status);
+  mark('history', history);
 };
 
 // The plan comes from a small raw disk the harness writes before each boot: JSON padded with NUL bytes.
@@ -45,8 +53,7 @@ mark('up', {
   siteConf: tryRead('/etc/e2e/site.conf'),
   plan,
 });
-mark('status', cli('status'));
-mark('history', cli('history'));
+await dumpStatus();
 
 let stopping = false;
 process.on('SIGTERM', () => {
@@ -64,7 +71,8 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
   const dbPath = '/host/var/lib/upgrade-agent/state.db';
   const seen = new Map();
   let first = true;
-  const poll = () => {
+  let handedOver = false;
+  const poll = async () => {
     if (stopping || !existsSync(dbPath)) return;
     let rows = [];
     try {
@@ -82,20 +90,36 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
       seen.set(r.id, r.phase);
       mark('phase', r);
       // A deployment that had already ended when this boot came up is in the 'up' status and history.
-      if (TERMINAL.has(r.phase) && !first) {
-        mark('status', cli('status'));
-        mark('history', cli('history'));
-      }
+      if (TERMINAL.has(r.phase) && !first) await dumpStatus();
     }
     first = false;
-    // 'settle': power off once the deployment of plan.version has ended (the agent may reboot first, ending the boot).
-    const target = rows.filter((r) => r.version === plan.version).pop();
-    if (plan.then === 'settle' && target && TERMINAL.has(target.phase) && !stopping) {
+    // 'settle': once the deployment of plan.version has ended, power off; or, with plan.next, offer that version
+    // (the fleet server prefers /run/e2e/target.json) and stay: the agent upgrades and reboots by itself.
+    const ended = (version) => TERMINAL.has(rows.filter((r) => r.version === version).pop()?.phase);
+    // After the hand-over, the next version ending here (failed, say) instead of rebooting ends the boot too.
+    const done = handedOver ? ended(plan.next) : ended(plan.version);
+    if (plan.then === 'settle' && done && !stopping) {
+      if (plan.next && !handedOver) {
+        handedOver = true;
+        mkdirSync('/run/e2e', { recursive: true });
+        // Renamed into place: the fleet server must never read a half-written file.
+        writeFileSync('/run/e2e/target.json.tmp', JSON.stringify({ version: plan.next }));
+        renameSync('/run/e2e/target.json.tmp', '/run/e2e/target.json');
+        mark('target-offered', { version: plan.next });
+        return;
+      }
       stopping = true;
       mark('poweroff-requested', null);
       power('poweroff');
     }
   };
-  poll();
-  setInterval(poll, 200);
+  // One poll at a time: a poll that dumps the status takes seconds.
+  let polling = false;
+  const tick = () => {
+    if (polling) return;
+    polling = true;
+    poll().finally(() => { polling = false; });
+  };
+  tick();
+  setInterval(tick, 200);
 }

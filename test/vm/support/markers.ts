@@ -44,7 +44,14 @@ export function markerTime(b: NamedBoot, kind: string, pick: (d: unknown) => boo
 }
 
 interface HistoryView {
-  entries: { deploymentId: number | null; phaseTo: string | null }[];
+  entries: { deploymentId: number | null; event: string; phaseTo: string | null; data: unknown }[];
+}
+
+/** The data of every journal entry `event` of a deployment, from the last `history` marker of a boot. */
+export function journalEvents<T>(b: NamedBoot, deploymentId: number, event: string): T[] {
+  const h = lastMarker<HistoryView>(b, 'history');
+  if (!h) throw new Error(`boot ${b.name} reported no history`);
+  return h.entries.filter((e) => e.deploymentId === deploymentId && e.event === event).map((e) => e.data as T);
 }
 
 /** The phase edges the agent journaled for a deployment, from the last `history` marker of a boot. */

@@ -18,6 +18,11 @@ export interface Plan {
    */
   then: 'wait' | 'poweroff' | 'reboot' | 'settle';
   version?: number;
+  /**
+   * With 'settle': instead of powering off, the fleet server then offers this version (for this boot only) and the
+   * agent upgrades and reboots by itself: one boot is both a scenario's last and the next one's first.
+   */
+  next?: number;
   /** Files written before the agent starts (e2e-prepare), e.g. a changed config to migrate. */
   write?: Record<string, string>;
   /** Bytes of fresh random data written to DATA_FILE before the agent starts (a migration that takes a while). */
