@@ -118,7 +118,9 @@ if (plan.then === 'poweroff' || plan.then === 'reboot') {
   const tick = () => {
     if (polling) return;
     polling = true;
-    poll().finally(() => { polling = false; });
+    poll()
+      .catch((err) => mark('reporter-error', { message: String(err?.stack ?? err) }))
+      .finally(() => { polling = false; });
   };
   tick();
   setInterval(tick, 200);
