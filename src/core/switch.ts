@@ -8,7 +8,6 @@ import type { BootFilesFlusher } from '../adapters/boot-flush.js';
 import type { Phase } from './phases.js';
 import { reconcileBoot } from './boot-reconcile.js';
 import { readCommittedVersion } from './device-facts.js';
-import { generateGrubCfg, type GrubCfgOptions } from '../boot/grub-cfg.js';
 import { writeGrubCfg } from '../boot/grub-files.js';
 import { armTrial, disarmTrial, readTrial } from '../boot/grubenv.js';
 import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
@@ -16,8 +15,8 @@ import { stat, statfs } from 'node:fs/promises';
 import { runHealthChecks } from '../steps/health.js';
 import { imageMatches } from '../steps/export.js';
 import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
-import { listImages } from '../util/images-dir.js';
 import { applyRetention } from './cleanup.js';
+import { flushForGrub, renderGrubCfg } from './switch-grub.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
@@ -36,41 +35,10 @@ export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'stag
 
 const imagePathOf = (deps: SwitchDeps, version: number): string => join(deps.config.paths.imagesDir, `${version}.img`);
 
-/** grub.cfg for every image present, `committed` as the default (and the fallback). */
-export function renderGrubCfg(deps: Pick<SwitchDeps, 'config'>, committed: number): string {
-  const b = deps.config.boot;
-  const images = listImages(deps.config.paths.imagesDir).map((i) => ({ version: i.version }));
-  const opts: GrubCfgOptions = {
-    images,
-    committed,
-    root: b.grubRootUuid ? { uuid: b.grubRootUuid } : { device: b.grubRootDevice },
-    kernelRoot: b.kernelRoot,
-    imageParam: b.imageParam,
-    imagesPath: b.imagesPath,
-    panicSec: b.panicSec,
-    ...(b.extraArgs ? { extraArgs: b.extraArgs } : {}),
-  };
-  return generateGrubCfg(opts);
-}
-
 function committedOrFail(deps: SwitchDeps): number {
   const c = readCommittedVersion(deps.store, deps.config);
   if (c === null) throw new UpgradeError('E_PREFLIGHT', 'no committed image is known: nothing to fall back to');
   return c;
-}
-
-/**
- * Every write of Grub's files is followed by this, so a power cut right after cannot leave Grub reading the files from
- * before. A failed flush is recorded, not fatal: Grub then acts on the new files once the journal reaches the disk.
- */
-async function flushForGrub(deps: SwitchDeps, id: number, after: string): Promise<void> {
-  try {
-    deps.store.journal('boot-files-flushed', id, { after, ...(await deps.bootFlush.flush(deps.config.paths.grubDir)) });
-  } catch (raw) {
-    const err = asUpgradeError(raw);
-    deps.store.journal('boot-files-flush-failed', id, { after, code: err.code, message: err.message });
-    deps.log.warn({ id, code: err.code, err: err.message }, 'Grub files not flushed: Grub may act on them a boot late');
-  }
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */

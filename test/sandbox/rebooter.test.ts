@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { sandboxBoot, SandboxRebooter } from '../../src/sandbox/rebooter.js';
-import { renderGrubCfg } from '../../src/core/switch.js';
+import { renderGrubCfg } from '../../src/core/switch-grub.js';
 import { writeGrubCfg } from '../../src/boot/grub-files.js';
 import { armTrial, readTrial } from '../../src/boot/grubenv.js';
 import { parseConfig } from '../../src/config.js';
