@@ -78,7 +78,6 @@ export async function makeImage(img: string, contentDir: string | null, sizeMiB 
   return img;
 }
 
-/** `cp -a src dst`: a target tree that starts identical to the source. */
 /** The new image of the migrate tests: its own /etc with an older hostname ('factory') and no keys yet. */
 export async function makeFactoryImage(sb: Sandbox): Promise<string> {
   const base = join(sb.dir, 'base');
@@ -87,6 +86,7 @@ export async function makeFactoryImage(sb: Sandbox): Promise<string> {
   return makeImage(join(sb.dir, 'new.img'), base);
 }
 
+/** `cp -a src dst`: a target tree that starts identical to the source. */
 export async function copyTree(src: string, dst: string): Promise<string> {
   await execa('cp', ['-a', src, dst]);
   return dst;

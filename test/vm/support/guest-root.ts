@@ -1,6 +1,6 @@
 // The cached Debian root of the e2e appliance: built by guest/build-root.sh, keyed by a hash of what it is made from.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 
@@ -22,17 +22,14 @@ export function rootCacheKey(projectDir: string): string {
 /** Path of the root tar, building it first when the cache has none for the current inputs. */
 export async function guestRootTar(projectDir: string, cacheDir: string, log: (s: string) => void): Promise<string> {
   const tar = join(cacheDir, `root-${rootCacheKey(projectDir)}.tar`);
-  if (existsSync(tar)) {
-    // A directory here is what an earlier harness left (mmdebstrap guessed the format from '.partial'): rebuild it.
-    if (statSync(tar).isFile()) {
-      log(`guest root: cached ${tar}`);
-      return tar;
-    }
-    rmSync(tar, { recursive: true, force: true });
+  if (statSync(tar, { throwIfNoEntry: false })?.isFile()) {
+    log(`guest root: cached ${tar}`);
+    return tar;
   }
   mkdirSync(cacheDir, { recursive: true });
   const partial = `${tar}.partial`;
-  rmSync(partial, { recursive: true, force: true });
+  // Anything else under these names goes, e.g. the directory an earlier harness left (mmdebstrap guessed the format).
+  for (const p of [tar, partial]) rmSync(p, { recursive: true, force: true });
   const started = Date.now();
   log(`guest root: building ${tar} (mmdebstrap bookworm)`);
   const r = await execa('bash', [join(projectDir, GUEST_DIR, 'build-root.sh'), partial, projectDir], { all: true, reject: false });

@@ -47,16 +47,18 @@ interface HistoryView {
   entries: { deploymentId: number | null; event: string; phaseTo: string | null; data: unknown }[];
 }
 
-/** The data of every journal entry `event` of a deployment, from the last `history` marker of a boot. */
-export function journalEvents<T>(b: NamedBoot, deploymentId: number, event: string): T[] {
+function lastHistory(b: NamedBoot): HistoryView {
   const h = lastMarker<HistoryView>(b, 'history');
   if (!h) throw new Error(`boot ${b.name} reported no history`);
-  return h.entries.filter((e) => e.deploymentId === deploymentId && e.event === event).map((e) => e.data as T);
+  return h;
+}
+
+/** The data of every journal entry `event` of a deployment, from the last `history` marker of a boot. */
+export function journalEvents<T>(b: NamedBoot, deploymentId: number, event: string): T[] {
+  return lastHistory(b).entries.filter((e) => e.deploymentId === deploymentId && e.event === event).map((e) => e.data as T);
 }
 
 /** The phase edges the agent journaled for a deployment, from the last `history` marker of a boot. */
 export function journalPhases(b: NamedBoot, deploymentId: number): string[] {
-  const h = lastMarker<HistoryView>(b, 'history');
-  if (!h) throw new Error(`boot ${b.name} reported no history`);
-  return h.entries.filter((e) => e.deploymentId === deploymentId && e.phaseTo !== null).map((e) => e.phaseTo as string);
+  return lastHistory(b).entries.filter((e) => e.deploymentId === deploymentId && e.phaseTo !== null).map((e) => e.phaseTo as string);
 }
