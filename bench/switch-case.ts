@@ -91,7 +91,7 @@ export async function benchSwitch(reps: number, imageMiB = 1024, dataMiB = 240):
         if (verified === 'identity') store.setMeta('verified-image:2', JSON.stringify(fileIdentity(join(host, 'images', '2.img'))));
         const log = silentLogger();
         const deps: SwitchDeps = {
-          config, store, log, now: Date.now,
+          config, store, log, now: Date.now, random: Math.random,
           zfs: new ZfsCli({ log }),
           dispatcher: createDispatcher({ headersTimeoutMs: 1000, bodyTimeoutMs: 1000, connectTimeoutMs: 1000 }),
           boot: new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam, config.boot.bootIdFile),

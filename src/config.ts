@@ -33,6 +33,8 @@ export interface Config {
     retryLaterMaxSec: number;
     chunkFsyncBytes: number;
   };
+  http: { connectTimeoutSec: number; requestDeadlineSec: number; minBytesPerSec: number; slowWindowSec: number; maxRedirects: number };
+  retry: { minDelaySec: number; maxDelaySec: number; jitterPct: number; maxDeferrals: number };
   space: { reserveBytes: number; keepImages: number };
   state: { maxResumes: number; maxFailures: number };
   boot: {
@@ -103,6 +105,19 @@ const SCHEMA = obj({
     retryLaterMaxSec: int(3600, 1),
     chunkFsyncBytes: int(8 << 20, 1 << 16),
   }),
+  http: obj({
+    connectTimeoutSec: int(30, 1, 600),
+    requestDeadlineSec: int(120, 1, 3600),
+    minBytesPerSec: int(256, 0),
+    slowWindowSec: int(30, 1, 3600),
+    maxRedirects: int(3, 0, 10),
+  }),
+  retry: obj({
+    minDelaySec: int(30, 1, 86400),
+    maxDelaySec: int(6 * 3600, 1, 7 * 86400),
+    jitterPct: int(20, 0, 100),
+    maxDeferrals: int(120, 1, 100000),
+  }),
   space: obj({ reserveBytes: int(64 << 20, 0), keepImages: int(2, 1, 100) }),
   state: obj({ maxResumes: int(8, 1, 1000), maxFailures: int(20, 1, 10000) }),
   boot: obj({
@@ -154,8 +169,15 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.trust.keys.length < cfg.trust.threshold && cfg.trust.keys.length > 0) {
     fail('trust.threshold', `needs ${cfg.trust.threshold} keys but only ${cfg.trust.keys.length} are configured`);
   }
+  if (cfg.retry.minDelaySec > cfg.retry.maxDelaySec) fail('retry.minDelaySec', `must not exceed retry.maxDelaySec (${cfg.retry.maxDelaySec})`);
   parseCron(cfg.window.cron);
   return cfg;
+}
+
+/** The bounds of one manifest or check-in exchange (adapters/http.ts SmallFetchLimits), from the `http` section. */
+export function smallFetchLimits(cfg: Config): { deadlineMs: number; minBytesPerSec: number; slowWindowMs: number; maxRedirects: number } {
+  const h = cfg.http;
+  return { deadlineMs: h.requestDeadlineSec * 1000, minBytesPerSec: h.minBytesPerSec, slowWindowMs: h.slowWindowSec * 1000, maxRedirects: h.maxRedirects };
 }
 
 /** Reads and validates a config file; the path comes from --config, $UPGRADE_AGENT_CONFIG or the default. */

@@ -22,15 +22,16 @@ export function readConfig(path: string | undefined): Config {
   return loadConfig(configPathFrom(path));
 }
 
-export function wireAgent(config: Config, opts: { log?: Logger } = {}): Agent {
+/** `now` and `random` are injectable for the soak test's simulated clock; production uses the real ones. */
+export function wireAgent(config: Config, opts: { log?: Logger; now?: () => number; random?: () => number } = {}): Agent {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   const db = openStateDb(config.paths.stateDir);
-  const now = (): number => Date.now();
+  const now = opts.now ?? ((): number => Date.now());
   const dispatcher = createDispatcher({
     caFile: config.fleet.caFile,
     headersTimeoutMs: config.download.headersTimeoutSec * 1000,
     bodyTimeoutMs: config.download.slowWindowSec * 1000,
-    connectTimeoutMs: config.download.headersTimeoutSec * 1000,
+    connectTimeoutMs: config.http.connectTimeoutSec * 1000,
   });
   const zfs = new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log });
   return {
@@ -40,6 +41,7 @@ export function wireAgent(config: Config, opts: { log?: Logger } = {}): Agent {
     dispatcher,
     log,
     now,
+    random: opts.random ?? Math.random,
     close: () => {
       db.close();
       void dispatcher.close();

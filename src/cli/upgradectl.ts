@@ -110,6 +110,8 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
 
 function exitCodeFor(err: UpgradeError): number {
   const usage: ErrorCode[] = ['E_USAGE', 'E_CONFIG_READ', 'E_CONFIG_PARSE', 'E_CONFIG_UNKNOWN_KEY', 'E_CONFIG_INVALID'];
+  // "Come back later" that outlasted a foreground wait (a manifest still being built): deferred, not failed.
+  if (err.code === 'E_RETRY_LATER') return EXIT.deferred;
   return usage.includes(err.code) ? EXIT.usage : EXIT.error;
 }
 

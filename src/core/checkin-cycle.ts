@@ -2,6 +2,7 @@
 import type { Agent } from '../wiring.js';
 import { checkIn, type CheckinAnswer, type CheckinReport } from '../steps/checkin.js';
 import { CheckinError } from '../errors.js';
+import { smallFetchLimits } from '../config.js';
 import { freeBytes, readBootedVersion, readCommittedVersion } from './device-facts.js';
 import { prepare, type PrepareResult } from './prepare.js';
 import { packageVersion } from '../wiring.js';
@@ -31,7 +32,7 @@ export interface CycleResult {
 export async function checkInCycle(agent: Agent, opts: { waitRetryLater?: boolean } = {}): Promise<CycleResult> {
   const url = agent.config.fleet.url;
   if (!url) throw new CheckinError('E_CHECKIN', 'no fleet.url configured: nothing to check in with');
-  const answer = await checkIn(url, buildReport(agent), agent.dispatcher, agent.now);
+  const answer = await checkIn(url, buildReport(agent), { dispatcher: agent.dispatcher, limits: smallFetchLimits(agent.config), now: agent.now });
   agent.store.journal('checked-in', null, { target: answer.target });
   if (!answer.target) return { answer, prepared: null };
   return { answer, prepared: await prepare(agent, answer.target.manifestUrl, { waitRetryLater: opts.waitRetryLater ?? false, automatic: true }) };

@@ -1,6 +1,7 @@
 // Pure decisions of the prefetch side: which stream to fetch, when to check in next, what a new target does.
 import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
 import { UpgradeError } from '../errors.js';
+import { backoffMs } from './retry-policy.js';
 
 /** Delta from the device's base first; the full stream when no delta from that base is offered. */
 export function selectStream(m: Manifest, base: number | null): StreamOffer {
@@ -27,13 +28,7 @@ export interface CheckinSchedule {
  */
 export function nextCheckinDelayMs(s: CheckinSchedule, failures: number, retryAfterSec: number | null, random: number): number {
   const jitter = Math.floor(random * s.jitterSec * 1000);
-  let base: number;
-  if (failures > 0) {
-    const exp = Math.min(s.backoffMaxSec, 30 * 2 ** Math.min(failures - 1, 20));
-    base = exp * 1000;
-  } else {
-    base = s.intervalSec * 1000;
-  }
+  const base = failures > 0 ? backoffMs(failures, s.backoffMaxSec * 1000) : s.intervalSec * 1000;
   const floor = retryAfterSec === null ? 0 : retryAfterSec * 1000;
   return Math.max(base + jitter, floor);
 }

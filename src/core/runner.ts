@@ -4,9 +4,10 @@ import type { Store, Deployment } from '../state/store.js';
 import type { Logger } from '../log.js';
 import type { Zfs } from '../adapters/zfs.js';
 import type { Dispatcher } from 'undici';
-import { asUpgradeError, RetryLaterError, StateError } from '../errors.js';
+import { asUpgradeError, DownloadError, RetryLaterError, StateError, type UpgradeError } from '../errors.js';
 import { loopBreakerTripped, resumeAction, STEPS, type StepName } from './phases.js';
 import { runDownload, runExport, runImport, type StepContext } from './steps.js';
+import { backoffMs, onDeferral, retryPolicyOf } from './retry-policy.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -15,6 +16,8 @@ export interface RunnerDeps {
   dispatcher: Dispatcher;
   log: Logger;
   now: () => number;
+  /** In [0, 1): the jitter of retry delays (injected so the policy's tests and the soak are repeatable). */
+  random: () => number;
 }
 
 export type RunOutcome =
@@ -26,8 +29,11 @@ export type RunOutcome =
 /** Transient faults keep the phase and retry with backoff; anything else (trust, integrity) fails the deployment. */
 const TRANSIENT = new Set([
   'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_MIRRORS_EXHAUSTED', 'E_DOWNLOAD_SLOW', 'E_DOWNLOAD_DEADLINE',
-  'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER',
+  'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER', 'E_RETRY_LATER_EXHAUSTED', 'E_HTTP_REDIRECT',
 ]);
+
+/** Ceiling of the backoff between failed attempts of a step. */
+const STEP_BACKOFF_MAX_MS = 3_600_000;
 
 const STEP_FNS: Record<StepName, (ctx: StepContext, d: Deployment) => Promise<void>> = {
   download: runDownload,
@@ -73,7 +79,7 @@ export class Runner {
         // Intent: the in-progress phase is durable before the effect starts.
         if (d.phase !== step.during) store.transition(id, step.during, {}, `${action.step}:start`);
         await STEP_FNS[action.step](ctx, store.get(id));
-        store.transition(id, step.done, { failures: 0, nextAttemptAt: null, ...(step.done === 'ready' ? { readyAt: this.deps.now() } : {}) }, `${action.step}:done`);
+        store.transition(id, step.done, { failures: 0, deferrals: 0, nextAttemptAt: null, ...(step.done === 'ready' ? { readyAt: this.deps.now() } : {}) }, `${action.step}:done`);
         log.info({ id, version: d.version, step: action.step, phase: step.done }, 'step done');
       } catch (err) {
         return this.onError(id, action.step, err);
@@ -82,24 +88,34 @@ export class Runner {
   }
 
   private onError(id: number, step: StepName, raw: unknown): RunOutcome {
-    const { store, log, config, now } = this.deps;
-    const err = asUpgradeError(raw);
+    const { store, log, config } = this.deps;
+    let err = asUpgradeError(raw);
     if (err instanceof StateError && err.code === 'E_STATE_TRANSITION') throw err;
     const d = store.get(id);
+    if (err instanceof RetryLaterError) {
+      const decision = onDeferral(retryPolicyOf(config.retry), d.deferrals, err.retryAfterMs, this.deps.random());
+      if (decision.kind === 'defer') return this.defer(id, step, err, { deferrals: decision.deferrals, failures: d.failures }, decision.delayMs);
+      // Past the cap, "come back later" is a failure like any other: it backs off and counts toward maxFailures.
+      err = new DownloadError('E_RETRY_LATER_EXHAUSTED', `${config.retry.maxDeferrals} come-back-later answers in a row; last: ${err.message}`, {
+        cause: err, context: { maxDeferrals: config.retry.maxDeferrals, ...err.context },
+      });
+    }
     if (TRANSIENT.has(err.code)) {
-      const failures = d.failures + (err instanceof RetryLaterError ? 0 : 1);
-      if (failures <= config.state.maxFailures) {
-        const delay = err instanceof RetryLaterError ? err.retryAfterMs : Math.min(30_000 * 2 ** Math.min(failures - 1, 10), 3_600_000);
-        const at = now() + delay;
-        log.warn({ id, step, code: err.code, err: err.message, retryInMs: delay }, 'step deferred');
-        store.journal(`${step}:deferred`, id, { code: err.code, message: err.message, retryAt: at });
-        return { kind: 'retry', at, code: err.code, deployment: store.update(id, { failures, nextAttemptAt: at, reasonCode: err.code, reason: err.message }) };
-      }
+      const failures = d.failures + 1;
+      if (failures <= config.state.maxFailures) return this.defer(id, step, err, { deferrals: 0, failures }, backoffMs(failures, STEP_BACKOFF_MAX_MS));
     }
     log.error({ id, step, code: err.code, err: err.message, context: err.context }, 'step failed');
     const failed = store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, `${step}:failed`, {
       code: err.code, message: err.message, context: err.context,
     });
     return { kind: 'failed', deployment: failed };
+  }
+
+  private defer(id: number, step: StepName, err: UpgradeError, counts: { deferrals: number; failures: number }, delay: number): RunOutcome {
+    const { store, log, now } = this.deps;
+    const at = now() + delay;
+    log.warn({ id, step, code: err.code, err: err.message, retryInMs: delay, ...counts }, 'step deferred');
+    store.journal(`${step}:deferred`, id, { code: err.code, message: err.message, retryAt: at, ...counts });
+    return { kind: 'retry', at, code: err.code, deployment: store.update(id, { ...counts, nextAttemptAt: at, reasonCode: err.code, reason: err.message }) };
   }
 }

@@ -82,6 +82,7 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
       slowWindowSec: config.download.slowWindowSec,
       deadlineSec: config.download.deadlineSec,
       headersTimeoutSec: config.download.headersTimeoutSec,
+      maxRedirects: config.http.maxRedirects,
     },
     checkpointBytes: config.download.chunkFsyncBytes,
     now,

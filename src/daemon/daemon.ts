@@ -4,25 +4,42 @@ import type { Agent } from '../wiring.js';
 import { Runner } from '../core/runner.js';
 import { checkInCycle } from '../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../core/prepare.js';
-import { nextCheckinDelayMs } from '../core/decide.js';
 import { resumeAction } from '../core/phases.js';
-import { asUpgradeError, RetryLaterError } from '../errors.js';
+import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
 import { wireSwitch } from '../wiring.js';
 import { reconcileAfterStart, operatorRollback, type SwitchDeps } from '../core/switch.js';
 import { windowGate } from '../core/window-gate.js';
+import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
+
+/** How the daemon waits: the real timers, or the soak test's simulated clock (its `now` is the agent's). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export class Daemon {
   private queue: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private server: Server | null = null;
-  private failures = 0;
+  private checkin: CheckinState;
   private stopped = false;
 
   private readonly switchDeps: SwitchDeps;
+  private readonly timers: Timers;
+  /** The soak test drives the daemon in-process without the control socket. */
+  private readonly serveSocket: boolean;
 
-  constructor(private readonly agent: Agent, private readonly random: () => number = Math.random) {
+  constructor(private readonly agent: Agent, opts: { timers?: Timers; socket?: boolean } = {}) {
     this.switchDeps = wireSwitch(agent, { powerOff: () => process.exit(0) });
+    this.timers = opts.timers ?? realTimers;
+    this.checkin = initialCheckinState(agent.now());
+    this.serveSocket = opts.socket ?? true;
   }
 
   /** Serialises all work: one runner at a time, whoever asked (timer, upgradectl, another agent). */
@@ -30,6 +47,11 @@ export class Daemon {
     const run = this.queue.then(job, job);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Resolves once the queued work (if any) is done: the soak test's clock waits for it before jumping ahead. */
+  idle(): Promise<unknown> {
+    return this.queue;
   }
 
   async start(): Promise<void> {
@@ -42,35 +64,48 @@ export class Daemon {
       agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
     });
     new Runner(agent).recover();
-    this.server = await startControlServer(agent.config.paths.socket, {
-      'GET /ping': async () => ({ ok: true }),
-      'POST /check-in': () => this.enqueue(() => this.cycle()),
-      'POST /apply': (b) => this.enqueue(() => windowGate(this.switchDeps, b['now'] === true)),
-      'POST /confirm': () => this.enqueue(() => reconcileAfterStart(this.switchDeps)),
-      'POST /rollback': () => this.enqueue(() => operatorRollback(this.switchDeps)),
-      'POST /prepare': (b) =>
-        this.enqueue(() => prepare(agent, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
-    });
-    agent.log.info({ socket: agent.config.paths.socket }, 'daemon started');
+    if (this.serveSocket) {
+      this.server = await startControlServer(agent.config.paths.socket, {
+        'GET /ping': async () => ({ ok: true }),
+        'POST /check-in': () => this.enqueue(() => this.cycle()),
+        'POST /apply': (b) => this.enqueue(() => windowGate(this.switchDeps, b['now'] === true)),
+        'POST /confirm': () => this.enqueue(() => reconcileAfterStart(this.switchDeps)),
+        'POST /rollback': () => this.enqueue(() => operatorRollback(this.switchDeps)),
+        'POST /prepare': (b) =>
+          this.enqueue(() => prepare(agent, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
+      });
+      agent.log.info({ socket: agent.config.paths.socket }, 'daemon started');
+    }
     // Interrupted work resumes first, then the regular schedule takes over.
-    this.schedule(0);
+    this.wake(0);
+  }
+
+  /** A timer's turn: the check-in when it is due (it resumes the active deployment too), else only that resume. */
+  private async tick(): Promise<unknown> {
+    if (this.agent.now() >= this.checkin.nextAt) return this.cycle();
+    await this.resumeActive();
+    return null;
   }
 
   private async cycle(): Promise<unknown> {
     const { agent } = this;
+    let result: unknown = null;
+    let error: unknown = null;
     try {
-      const r = agent.config.fleet.url ? await checkInCycle(agent) : null;
-      this.failures = 0;
-      await this.resumeActive();
-      return r;
+      result = agent.config.fleet.url ? await checkInCycle(agent) : null;
     } catch (raw) {
-      const err = asUpgradeError(raw);
-      this.failures += 1;
-      agent.log.warn({ code: err.code, err: err.message, failures: this.failures }, 'check-in cycle failed');
-      if (err instanceof RetryLaterError) return { retryAfterMs: err.retryAfterMs };
-      await this.resumeActive();
-      throw err;
+      error = raw;
     }
+    const answer = (result as { answer?: { checkinIntervalSec: number | null } } | null)?.answer ?? null;
+    const err = error === null ? null : asUpgradeError(error);
+    this.checkin = afterCheckin(this.checkin, agent.config, { ok: err === null, error: err, serverIntervalSec: answer?.checkinIntervalSec ?? null }, agent.now(), agent.random());
+    if (err) {
+      agent.log.warn({ code: err.code, err: err.message, ...this.checkin, retryInMs: this.checkin.nextAt - agent.now() }, 'check-in cycle did not complete');
+    }
+    await this.resumeActive();
+    if (err && this.checkin.deferrals > 0) return { retryAfterMs: this.checkin.nextAt - agent.now() };
+    if (err) throw err;
+    return result;
   }
 
   /** Advances an active deployment whose retry time has come (also after a restart); a ready one meets the window. */
@@ -82,26 +117,20 @@ export class Daemon {
     if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.agent.now())) await windowGate(this.switchDeps, false);
   }
 
-  private schedule(delayMs: number): void {
+  private wake(delayMs: number): void {
     if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      void this.enqueue(() => this.cycle()).catch(() => undefined).then(() => this.schedule(this.nextDelay()));
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      void this.enqueue(() => this.tick())
+        .catch(() => undefined)
+        .then(() => this.wake(nextWakeDelayMs(this.checkin.nextAt, this.agent.store.active(), this.agent.now())));
     }, delayMs);
-  }
-
-  private nextDelay(): number {
-    const { config, store, now } = this.agent;
-    const regular = nextCheckinDelayMs({ intervalSec: config.fleet.checkinIntervalSec, jitterSec: config.fleet.jitterSec, backoffMaxSec: config.fleet.backoffMaxSec }, this.failures, null, this.random());
-    const d = store.active();
-    // A deferred step (come back later, transient fault) may be due before the next check-in.
-    if (d?.nextAttemptAt != null) return Math.max(0, Math.min(regular, d.nextAttemptAt - now()));
-    return regular;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.queue;
     this.agent.close();

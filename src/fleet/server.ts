@@ -10,8 +10,14 @@ import { contentTypeOf, etagOf, ifRangeMatches, lastModifiedOf, parseRange, read
 export interface FaultHooks {
   /** Only these request paths misbehave (body faults and `down`); all paths when unset. */
   paths?: string[];
-  /** Path → how many more requests get `202 Accepted` + `Retry-After: 1` ("diff being built"). */
+  /** Path → how many more requests get `202 Accepted` + `Retry-After` ("diff being built"); Infinity: for ever. */
   pending?: Map<string, number>;
+  /** The Retry-After of those 202 answers ('1' when unset): '0' or a past HTTP-date is what a broken CDN node sends. */
+  retryAfter?: string;
+  /** Check-ins answer `503` with this Retry-After instead of the check-in callback's answer. */
+  checkinRetryAfter?: string;
+  /** Path → Location: GETs answer 302, the check-in POST 307 (a CDN's redirect; or an attacker's, to http://). */
+  redirects?: Map<string, string>;
   /** Destroy every request's socket at once: a dead mirror. */
   down?: boolean;
   /** Pace the body at this rate. */
@@ -85,6 +91,11 @@ export async function startFleetServer(opts: FleetServerOptions): Promise<FleetS
       req.socket.destroy();
       return;
     }
+    const location = faults.redirects?.get(path);
+    if (location !== undefined) {
+      res.writeHead(req.method === 'POST' ? 307 : 302, { location, 'content-length': '0' }).end();
+      return;
+    }
     if (path === '/v1/checkin') return checkin(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -93,7 +104,7 @@ export async function startFleetServer(opts: FleetServerOptions): Promise<FleetS
     const left = faults.pending?.get(path) ?? 0;
     if (left > 0) {
       faults.pending?.set(path, left - 1);
-      res.writeHead(202, { 'retry-after': '1', 'content-length': '0' }).end();
+      res.writeHead(202, { 'retry-after': faults.retryAfter ?? '1', 'content-length': '0' }).end();
       return;
     }
     const file = resolveUnder(opts.root, path);
@@ -112,6 +123,10 @@ export async function startFleetServer(opts: FleetServerOptions): Promise<FleetS
     }
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
+    if (faults.checkinRetryAfter !== undefined) {
+      res.writeHead(503, { 'retry-after': faults.checkinRetryAfter, 'content-length': '0' }).end();
       return;
     }
     const chunks: Buffer[] = [];

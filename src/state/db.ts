@@ -52,6 +52,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE deployments ADD COLUMN boot_id TEXT`,
   `ALTER TABLE deployments ADD COLUMN postponements INTEGER NOT NULL DEFAULT 0`,
   `ALTER TABLE deployments ADD COLUMN ready_at INTEGER`,
+  // Consecutive "come back later" answers (retry.maxDeferrals): they are not failures, but they are not free either.
+  `ALTER TABLE deployments ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export function stateDbPath(stateDir: string): string {

@@ -24,6 +24,8 @@ export interface Deployment {
   downloadedBytes: number;
   resumes: number;
   failures: number;
+  /** Consecutive "come back later" answers since the last step done or failure (retry.maxDeferrals caps them). */
+  deferrals: number;
   nextAttemptAt: number | null;
   bootId: string | null;
   postponements: number;
@@ -61,7 +63,7 @@ export type DeploymentPatch = Partial<
   Pick<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'failures' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
+    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
   >
 >;
 

@@ -1,8 +1,7 @@
 // Check-in: report where the device stands to the fleet server and learn the target (POST /v1/checkin).
 import type { Dispatcher } from 'undici';
-import { fetchCapped } from '../adapters/http.js';
-import { CheckinError, RetryLaterError, UpgradeError } from '../errors.js';
-import { parseRetryAfter } from './prefetch-range.js';
+import { comeBackLater, fetchCapped, type SmallFetchLimits } from '../adapters/http.js';
+import { CheckinError, UpgradeError } from '../errors.js';
 
 export const CHECKIN_SCHEMA = 1;
 
@@ -25,25 +24,35 @@ export interface CheckinAnswer {
 
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-/** Sends one check-in. 429/503 with Retry-After become RetryLaterError; anything else odd is E_CHECKIN. */
-export async function checkIn(fleetUrl: string, report: CheckinReport, dispatcher: Dispatcher, now: () => number = Date.now): Promise<CheckinAnswer> {
+export interface CheckinNet {
+  dispatcher: Dispatcher;
+  limits: SmallFetchLimits;
+  now?: () => number;
+}
+
+/**
+ * Sends one check-in. 429/503 become RetryLaterError with the server's Retry-After as given (the caller's retry policy
+ * bounds it); anything else odd is E_CHECKIN, with the transport's code (deadline, redirect, ...) as cause.
+ */
+export async function checkIn(fleetUrl: string, report: CheckinReport, net: CheckinNet): Promise<CheckinAnswer> {
   const url = new URL('v1/checkin', fleetUrl.endsWith('/') ? fleetUrl : `${fleetUrl}/`).toString();
+  const now = net.now ?? Date.now;
   let res;
   try {
     res = await fetchCapped(url, {
-      dispatcher,
+      dispatcher: net.dispatcher,
+      limits: net.limits,
+      now,
       maxBytes: MAX_ANSWER_BYTES,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ schema: CHECKIN_SCHEMA, ...report }),
     });
   } catch (err) {
-    throw new CheckinError('E_CHECKIN', `check-in to ${url} failed: ${(err as Error).message}`, { cause: err, context: { url } });
+    const netCode = err instanceof UpgradeError ? err.code : null;
+    throw new CheckinError('E_CHECKIN', `check-in to ${url} failed: ${(err as Error).message}`, { cause: err, context: { url, netCode } });
   }
-  if (res.status === 429 || res.status === 503) {
-    const ra = res.headers['retry-after'];
-    throw new RetryLaterError(parseRetryAfter(Array.isArray(ra) ? ra[0] : ra, now()) ?? 60_000, url);
-  }
+  if (res.status === 429 || res.status === 503) throw comeBackLater(res.headers, url, now());
   if (res.status !== 200) {
     throw new CheckinError('E_CHECKIN', `check-in to ${url} answered HTTP ${res.status}`, { context: { url, status: res.status } });
   }

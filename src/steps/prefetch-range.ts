@@ -1,10 +1,7 @@
 // HTTP response rules for resumable downloads: validators, Content-Range, Retry-After, and what a status means.
 import type { Dispatcher } from 'undici';
-import { discardBody, headerValue } from '../adapters/http.js';
-import { DownloadError, RetryLaterError } from '../errors.js';
-
-/** Retry-After when a 202 carries none: the server is building the diff, so ask again in half a minute. */
-export const DEFAULT_RETRY_AFTER_MS = 30_000;
+import { comeBackLater, discardBody, headerValue, isComeBackLater } from '../adapters/http.js';
+import { DownloadError } from '../errors.js';
 
 /**
  * The validator to save for If-Range: a strong ETag if there is one, else Last-Modified.
@@ -34,16 +31,6 @@ export function parseContentRange(value: string | undefined): ContentRange | nul
   return { start, end, total };
 }
 
-/** Retry-After as milliseconds from `nowMs`: delta-seconds or an HTTP-date; undefined when absent or garbled. */
-export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
-
 /** Declared Content-Length, or undefined when absent (chunked) or not a number. */
 export function parseContentLength(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
@@ -71,10 +58,7 @@ export function interpret(
     discardBody(res.body);
     return err;
   };
-  const retryAfter = h('retry-after');
-  if (status === 202 || ((status === 429 || status === 503) && retryAfter !== undefined)) {
-    throw refuse(new RetryLaterError(parseRetryAfter(retryAfter, nowMs) ?? DEFAULT_RETRY_AFTER_MS, url));
-  }
+  if (isComeBackLater(status, res.headers)) throw refuse(comeBackLater(res.headers, url, nowMs));
   const validator = pickValidator(h('etag'), h('last-modified'));
   const length = parseContentLength(h('content-length'));
   if (status === 200) {

@@ -1,11 +1,11 @@
 // Prefetch: download one signed stream to a partial file — mirrors in order, Range resume, size cap, sha256, drip guard.
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
-import { isTimeoutError, mapHttpError } from '../adapters/http.js';
+import type { Dispatcher } from 'undici';
+import { isTimeoutError, mapHttpError, requestFollowing } from '../adapters/http.js';
 import { DownloadError, UpgradeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deletePartial, PartialFile } from './prefetch-file.js';
-import { startWatchdog, ThroughputWindow } from './prefetch-guard.js';
+import { startWatchdog, ThroughputWindow } from '../adapters/http-guard.js';
 import { interpret, StaleResume, tooLarge, truncated } from './prefetch-range.js';
 
 export interface DownloadProgress {
@@ -21,6 +21,8 @@ export interface DownloadLimits {
   slowWindowSec: number;
   deadlineSec: number;
   headersTimeoutSec: number;
+  /** Redirects followed per request, by the rules of requestFollowing (same scheme only). */
+  maxRedirects: number;
 }
 
 export interface DownloadOptions {
@@ -155,13 +157,15 @@ async function transfer(ctx: Ctx, file: PartialFile, url: string, validator: str
   try {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, {
+      ({ res } = await requestFollowing(url, {
         dispatcher: ctx.dispatcher,
         method: 'GET',
         headers: start > 0 ? { range: `bytes=${start}-`, 'if-range': validator as string } : {},
+        body: null,
         signal: ac.signal,
         headersTimeout: ctx.limits.headersTimeoutSec * 1000,
-      });
+        maxRedirects: ctx.limits.maxRedirects,
+      }));
     } catch (err) {
       throw explain(err, (e) => mapHttpError(e, url));
     }

@@ -9,6 +9,7 @@ import { createDispatcher, fetchCapped, mapHttpError, type Dispatcher } from '..
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { rejection } from '../support/prefetch-fixture.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/tls.js';
+import { TEST_FETCH_LIMITS } from '../support/net.js';
 
 let dir: string;
 let ca: ThrowawayCa;
@@ -32,19 +33,19 @@ afterAll(async () => {
 
 describe('fetchCapped', () => {
   it('returns status, headers and the whole body when it fits', async () => {
-    const res = await fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length });
+    const res = await fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length, limits: TEST_FETCH_LIMITS });
     expect(res.status).toBe(200);
     expect(res.body.equals(doc)).toBe(true);
     expect(res.headers['content-type']).toBe('application/json');
   });
 
   it('returns non-2xx statuses for the caller to judge', async () => {
-    const res = await fetchCapped(`${server.url}/missing.json`, { dispatcher, maxBytes: 1000 });
+    const res = await fetchCapped(`${server.url}/missing.json`, { dispatcher, maxBytes: 1000, limits: TEST_FETCH_LIMITS });
     expect(res.status).toBe(404);
   });
 
   it('refuses a Content-Length over the cap with E_DOWNLOAD_TOO_LARGE', async () => {
-    const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length - 1 }));
+    const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length - 1, limits: TEST_FETCH_LIMITS }));
     expect(err.code).toBe('E_DOWNLOAD_TOO_LARGE');
     expect(err.context['maxBytes']).toBe(doc.length - 1);
     expect(err.context['got']).toBe(`content-length ${doc.length}`);
@@ -53,7 +54,7 @@ describe('fetchCapped', () => {
   it('stops a chunked body (no Content-Length) once it passes the cap', async () => {
     server.faults.extraBytes = 5000;
     try {
-      const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length + 100 }));
+      const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: doc.length + 100, limits: TEST_FETCH_LIMITS }));
       expect(err.code).toBe('E_DOWNLOAD_TOO_LARGE');
       expect(err.context['got']).toBeGreaterThan(doc.length + 100);
       expect(err.context['got']).toBeLessThanOrEqual(doc.length + 100 + 64 * 1024); // at most one chunk past the cap
@@ -65,7 +66,7 @@ describe('fetchCapped', () => {
   it('maps a body that stalls to E_HTTP_TIMEOUT', async () => {
     server.faults.hangAfterBytes = 100;
     try {
-      const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: 1 << 20 }));
+      const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher, maxBytes: 1 << 20, limits: TEST_FETCH_LIMITS }));
       expect(err.code).toBe('E_HTTP_TIMEOUT');
     } finally {
       delete server.faults.hangAfterBytes;
@@ -82,7 +83,7 @@ describe('createDispatcher and error mapping', () => {
     const wrong = createDispatcher({ caFile: other.caFile, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, connectTimeoutMs: 2000 });
     try {
       for (const d of [system, wrong]) {
-        const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher: d, maxBytes: 1 << 20 }));
+        const err = await rejection(fetchCapped(`${server.url}/doc.json`, { dispatcher: d, maxBytes: 1 << 20, limits: TEST_FETCH_LIMITS }));
         expect(err.code).toBe('E_HTTP_NETWORK');
         expect(String(err.context['netCode'])).toMatch(/CERT|SIGNATURE|ISSUER/);
       }
@@ -95,7 +96,7 @@ describe('createDispatcher and error mapping', () => {
   it('maps a refused connection to E_HTTP_NETWORK', async () => {
     const gone = await startFleetServer({ root: dir, tls: { key: ca.key, cert: ca.cert } });
     await gone.close();
-    const err = await rejection(fetchCapped(`${gone.url}/x`, { dispatcher, maxBytes: 100 }));
+    const err = await rejection(fetchCapped(`${gone.url}/x`, { dispatcher, maxBytes: 100, limits: TEST_FETCH_LIMITS }));
     expect(err.code).toBe('E_HTTP_NETWORK');
     expect(err.context['netCode']).toBe('ECONNREFUSED');
   });
@@ -107,7 +108,7 @@ describe('createDispatcher and error mapping', () => {
     const { port } = silent.address() as AddressInfo;
     try {
       const t0 = Date.now();
-      const err = await rejection(fetchCapped(`https://127.0.0.1:${port}/x`, { dispatcher, maxBytes: 100 }));
+      const err = await rejection(fetchCapped(`https://127.0.0.1:${port}/x`, { dispatcher, maxBytes: 100, limits: TEST_FETCH_LIMITS }));
       expect(err.code).toBe('E_HTTP_TIMEOUT');
       expect(Date.now() - t0).toBeLessThan(4000);
     } finally {

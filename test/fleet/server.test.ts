@@ -8,6 +8,7 @@ import { createDispatcher, fetchCapped, headerValue, type Dispatcher } from '../
 import { startFleetServer, type FleetServer } from '../../src/fleet/server.js';
 import { parseRange, resolveUnder } from '../../src/fleet/static-files.js';
 import { makeThrowawayCa, type ThrowawayCa } from '../support/tls.js';
+import { TEST_FETCH_LIMITS } from '../support/net.js';
 
 let dir: string;
 let root: string;
@@ -43,7 +44,7 @@ afterAll(async () => {
 });
 
 const get = (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET', body?: string) =>
-  fetchCapped(`${server.url}${path}`, { dispatcher, maxBytes: 1 << 20, headers, method, ...(body === undefined ? {} : { body }) });
+  fetchCapped(`${server.url}${path}`, { dispatcher, maxBytes: 1 << 20, limits: TEST_FETCH_LIMITS, headers, method, ...(body === undefined ? {} : { body }) });
 
 /** A request whose path goes on the wire exactly as written (undici and URL would normalise `..`). */
 function rawGet(path: string): Promise<{ status: number; body: string }> {

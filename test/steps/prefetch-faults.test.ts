@@ -23,7 +23,7 @@ describe('downloadStream guards', () => {
   it('aborts a dripping server with E_DOWNLOAD_SLOW and keeps the partial for a resume', async () => {
     const p = await fx.publish('drip.zfs', randomData(MiB));
     fx.server.faults.dripBytesPerSec = 32 * KiB;
-    const o = fx.opts(p, { limits: { minBytesPerSec: 256 * KiB, slowWindowSec: 2, deadlineSec: 60, headersTimeoutSec: 5 } });
+    const o = fx.opts(p, { limits: { minBytesPerSec: 256 * KiB, slowWindowSec: 2, deadlineSec: 60, headersTimeoutSec: 5, maxRedirects: 3 } });
     const t0 = Date.now();
     const err = await rejection(downloadStream(o));
     expect(err.code).toBe('E_DOWNLOAD_SLOW');
@@ -38,7 +38,7 @@ describe('downloadStream guards', () => {
   it('does not hang on a server that sends headers and some bytes, then stalls', async () => {
     const p = await fx.publish('hang.zfs', randomData(512 * KiB));
     fx.server.faults.hangAfterBytes = 100 * KiB;
-    const o = fx.opts(p, { limits: { minBytesPerSec: 64 * KiB, slowWindowSec: 1, deadlineSec: 60, headersTimeoutSec: 5 } });
+    const o = fx.opts(p, { limits: { minBytesPerSec: 64 * KiB, slowWindowSec: 1, deadlineSec: 60, headersTimeoutSec: 5, maxRedirects: 3 } });
     const t0 = Date.now();
     const err = await rejection(downloadStream(o));
     expect(['E_DOWNLOAD_SLOW', 'E_HTTP_TIMEOUT']).toContain(err.code);
@@ -56,7 +56,7 @@ describe('downloadStream guards', () => {
   it('stops at the overall deadline with E_DOWNLOAD_DEADLINE', async () => {
     const p = await fx.publish('deadline.zfs', randomData(MiB));
     fx.server.faults.dripBytesPerSec = 100 * KiB;
-    const o = fx.opts(p, { limits: { minBytesPerSec: 0, slowWindowSec: 1, deadlineSec: 1, headersTimeoutSec: 5 } });
+    const o = fx.opts(p, { limits: { minBytesPerSec: 0, slowWindowSec: 1, deadlineSec: 1, headersTimeoutSec: 5, maxRedirects: 3 } });
     const err = await rejection(downloadStream(o));
     expect(err.code).toBe('E_DOWNLOAD_DEADLINE');
     expect(existsSync(o.partialPath)).toBe(true);
@@ -65,7 +65,7 @@ describe('downloadStream guards', () => {
   it('honours an injected clock for the deadline (no request once it has passed)', async () => {
     const p = await fx.publish('clock.zfs', randomData(1000));
     let t = 1_000_000;
-    const o = fx.opts(p, { now: () => (t += 10_000), limits: { minBytesPerSec: 0, slowWindowSec: 5, deadlineSec: 5, headersTimeoutSec: 5 } });
+    const o = fx.opts(p, { now: () => (t += 10_000), limits: { minBytesPerSec: 0, slowWindowSec: 5, deadlineSec: 5, headersTimeoutSec: 5, maxRedirects: 3 } });
     const err = await rejection(downloadStream(o));
     expect(err.code).toBe('E_DOWNLOAD_DEADLINE');
     expect(fx.server.stats.get(p.path)).toBeUndefined();

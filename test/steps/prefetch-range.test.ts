@@ -1,7 +1,8 @@
 // Pure download helpers: validators, Content-Range, Retry-After, and the sliding-window throughput floor.
 import { describe, expect, it } from 'vitest';
-import { ThroughputWindow } from '../../src/steps/prefetch-guard.js';
-import { parseContentLength, parseContentRange, parseRetryAfter, pickValidator } from '../../src/steps/prefetch-range.js';
+import { ThroughputWindow } from '../../src/adapters/http-guard.js';
+import { parseContentLength, parseContentRange, pickValidator } from '../../src/steps/prefetch-range.js';
+import { parseRetryAfter } from '../../src/adapters/http.js';
 
 describe('header helpers', () => {
   it('prefers a strong ETag, never uses a weak one, falls back to Last-Modified', () => {

@@ -93,6 +93,8 @@ export async function makeDevice(fleet: Fleet, name: string, extra: Record<strin
     fleet: { url: fleet.server.url, caFile: fleet.ca.caFile },
     trust: { keys: [{ keyid: fleet.key.keyid, publicKey: fleet.key.publicKey }] },
     space: { reserveBytes: 0 },
+    // The fleet server's 202s say Retry-After: 1; the 30 s default floor would make each one cost half a minute here.
+    retry: { minDelaySec: 1 },
     boot: { cmdlineFile: cmdline, bootIdFile: join(dir, 'boot_id'), kernelRoot: '/dev/vda1', rebooter: 'sandbox' },
     health: { systemd: false, required: ['true'] },
     migrate: { sourceRoot: join(dir, 'rootfs'), allow: ['/etc/app.conf', '/etc/ssh/ssh_host_*_key'], runtimeDir: join(dir, 'run') },

@@ -82,7 +82,7 @@ export async function setupFixture(dispatcherOpts: { bodyTimeoutMs?: number; hea
         saved: null,
         onProgress: (s) => progress.push({ ...s }),
         dispatcher,
-        limits: { minBytesPerSec: 0, slowWindowSec: 5, deadlineSec: 60, headersTimeoutSec: 5 },
+        limits: { minBytesPerSec: 0, slowWindowSec: 5, deadlineSec: 60, headersTimeoutSec: 5, maxRedirects: 3 },
         checkpointBytes: 256 * 1024,
         log: silentLogger(),
         progress,

@@ -1,5 +1,5 @@
-// Download watchdog: overall deadline and a sliding-window throughput floor, so a dripping or hung server cannot stall us.
-import { DownloadError } from '../errors.js';
+// HTTP watchdog: overall deadline and a sliding-window throughput floor, so a dripping or hung server cannot stall us.
+import { DownloadError, type ErrorCode } from '../errors.js';
 
 interface Sample {
   t: number;
@@ -72,19 +72,22 @@ export function startWatchdog(opts: {
   now: () => number;
   tickMs: number;
   trip: (err: DownloadError) => void;
+  /** Codes of the two trips: streams say E_DOWNLOAD_*, small documents E_HTTP_*. */
+  codes?: { deadline: ErrorCode; slow: ErrorCode };
 }): Watchdog {
+  const codes = opts.codes ?? { deadline: 'E_DOWNLOAD_DEADLINE', slow: 'E_DOWNLOAD_SLOW' };
   let done = false;
   const timer = setInterval(() => {
     if (done) return;
     const t = opts.now();
     let err: DownloadError | null = null;
     if (t >= opts.deadlineAt) {
-      err = new DownloadError('E_DOWNLOAD_DEADLINE', `${opts.url}: download deadline passed`, {
+      err = new DownloadError(codes.deadline, `${opts.url}: deadline passed`, {
         context: { url: opts.url, deadlineAt: new Date(opts.deadlineAt).toISOString() },
       });
     } else if (opts.window.tooSlow()) {
       const rate = Math.round(opts.window.rate() ?? 0);
-      err = new DownloadError('E_DOWNLOAD_SLOW', `${opts.url}: ${rate} B/s over ${opts.windowSec}s, minimum is ${opts.minBytesPerSec} B/s`, {
+      err = new DownloadError(codes.slow, `${opts.url}: ${rate} B/s over ${opts.windowSec}s, minimum is ${opts.minBytesPerSec} B/s`, {
         context: { url: opts.url, bytesPerSec: rate, minBytesPerSec: opts.minBytesPerSec, windowSec: opts.windowSec },
       });
     }
