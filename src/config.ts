@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import { parseCron } from './core/cron-expr.js';
+import { MAX_CLOCK_AHEAD_SEC } from './trust/clock-floor.js';
 import { check, fail, int, obj, str } from './util/strict-schema.js';
 
 export interface Config {
@@ -24,7 +25,13 @@ export interface Config {
     jitterSec: number;
     backoffMaxSec: number;
   };
-  trust: { keys: { keyid: string; publicKey: string }[]; threshold: number; maxManifestBytes: number; allowDowngrade: boolean };
+  trust: {
+    keys: { keyid: string; publicKey: string }[];
+    threshold: number;
+    maxManifestBytes: number;
+    allowDowngrade: boolean;
+    maxClockAheadSec: number;
+  };
   download: {
     minBytesPerSec: number;
     slowWindowSec: number;
@@ -96,6 +103,7 @@ const SCHEMA = obj({
     threshold: int(1, 1, 16),
     maxManifestBytes: int(1 << 20, 1024, 64 << 20),
     allowDowngrade: { t: 'bool', def: false },
+    maxClockAheadSec: int(24 * 3600, 0, MAX_CLOCK_AHEAD_SEC),
   }),
   download: obj({
     minBytesPerSec: int(1024, 0),

@@ -48,6 +48,15 @@ describe('parseConfig', () => {
     expect(codeOf(() => parseConfig({ ...minimal, trust: { keys: [{ keyid: 'a', publicKey: 'b', extra: 1 }] } }))).toBe('E_CONFIG_UNKNOWN_KEY');
   });
 
+  it('bounds trust.maxClockAheadSec to 0..366 days, default one day', () => {
+    expect(parseConfig(minimal).trust.maxClockAheadSec).toBe(86400);
+    expect(parseConfig({ ...minimal, trust: { maxClockAheadSec: 0 } }).trust.maxClockAheadSec).toBe(0);
+    expect(parseConfig({ ...minimal, trust: { maxClockAheadSec: 366 * 86400 } }).trust.maxClockAheadSec).toBe(366 * 86400);
+    for (const v of [-1, 366 * 86400 + 1, 1.5, '86400']) {
+      expect(codeOf(() => parseConfig({ ...minimal, trust: { maxClockAheadSec: v } }))).toBe('E_CONFIG_INVALID');
+    }
+  });
+
   it('refuses a threshold larger than the configured key count', () => {
     const keys = [{ keyid: 'a', publicKey: 'b' }];
     expect(codeOf(() => parseConfig({ ...minimal, trust: { keys, threshold: 2 } }))).toBe('E_CONFIG_INVALID');

@@ -2,6 +2,7 @@
 import type { Config } from '../config.js';
 import type { Store, Deployment } from '../state/store.js';
 import type { Logger } from '../log.js';
+import { clockFloorToStore } from '../trust/clock-floor.js';
 import { verifyManifest } from '../trust/manifest.js';
 import { decideTarget, type TargetDecision } from './decide.js';
 import { isReplaceable } from './phases.js';
@@ -24,12 +25,15 @@ export function acceptManifest(
 ): AcceptResult {
   const { config, store, log } = deps;
   const floorVersion = store.getFloor('version');
+  const nowMs = deps.now(); // one clock reading for the expiry check and for the floor stored after it
+  const maxAhead = config.trust.maxClockAheadSec;
   const { manifest, payloadSha256 } = verifyManifest(doc, {
     trusted: config.trust.keys,
     threshold: config.trust.threshold,
     maxBytes: config.trust.maxManifestBytes,
-    now: new Date(deps.now()),
+    now: new Date(nowMs),
     newestIssued: store.getFloor('issued'),
+    maxClockAheadSec: maxAhead,
     versionFloor: floorVersion === null ? null : Number(floorVersion),
     hardware: config.hardware,
     channel: config.channel,
@@ -43,7 +47,13 @@ export function acceptManifest(
     active && { id: active.id, version: active.version, payloadSha256: active.payloadSha256, phase: active.phase, replaceable: isReplaceable(active.phase) },
     last?.phase === 'rolled_back' || last?.phase === 'failed' ? { id: last.id, payloadSha256: last.payloadSha256, phase: last.phase } : null,
   );
-  store.raiseFloors(manifest.version, manifest.issued);
+  const issuedFloor = clockFloorToStore(manifest.issued, nowMs, maxAhead);
+  if (issuedFloor !== manifest.issued) {
+    // Either the signer's clock or this device's is wrong; the floor moves only as far as the bound allows.
+    log.warn({ version: manifest.version, issued: manifest.issued, floor: issuedFloor, maxClockAheadSec: maxAhead },
+      'manifest issued further ahead of the device clock than trust.maxClockAheadSec: clock floor raised only that far');
+  }
+  store.raiseFloors(manifest.version, issuedFloor);
   log.info({ version: manifest.version, decision }, 'manifest accepted');
   switch (decision.kind) {
     case 'rolled-back-before':

@@ -21,6 +21,19 @@ export function decodeUtf8Strict(bytes: Uint8Array): string | null {
   }
 }
 
+/** The ed25519 group order: 2^252 + 27742317777372353535851937790883648493. */
+const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/**
+ * True when the signature's scalar S (bytes 32..63, little-endian) is below the group order. tweetnacl's verify
+ * also accepts S + L, a second valid-looking encoding of the same signature (RFC 8032 §5.1.7 requires S < L).
+ */
+export function hasCanonicalScalar(sig: Uint8Array): boolean {
+  if (sig.length !== nacl.sign.signatureLength) return false;
+  const s = BigInt(`0x${Buffer.from(sig.subarray(32)).reverse().toString('hex')}`);
+  return s < GROUP_ORDER;
+}
+
 interface ParsedEnvelope {
   payload: Buffer;
   signatures: { keyid: string; sig: string }[];
@@ -78,7 +91,7 @@ export function verifyEnvelope(documentBytes: Uint8Array, trusted: readonly Trus
     const publicKey = keys.get(keyid);
     if (publicKey === undefined) continue;
     const sigBytes = decodeBase64Strict(sig);
-    if (sigBytes === null || sigBytes.length !== nacl.sign.signatureLength) continue;
+    if (sigBytes === null || !hasCanonicalScalar(sigBytes)) continue; // also refuses a length other than 64
     if (nacl.sign.detached.verify(payload, sigBytes, publicKey)) valid.add(keyid);
   }
   if (valid.size < threshold) {

@@ -1,6 +1,7 @@
 // Signed manifest: strict payload schema, device policy (expiry with clock floor, rollback, hardware, channel).
 import { createHash } from 'node:crypto';
 import { ConfigError, TrustError, UpgradeError } from '../errors.js';
+import { clockFloorInUse } from './clock-floor.js';
 import { decodeUtf8Strict, verifyEnvelope } from './envelope.js';
 import type { Compression, Manifest, StreamOffer, TrustedKey } from './manifest-types.js';
 
@@ -121,8 +122,12 @@ export function parseManifestPayload(bytes: Uint8Array): Manifest {
 
 export interface PolicyContext {
   now: Date;
-  /** Newest `issued` of any manifest accepted before (persisted): the device clock is never trusted below it. */
+  /**
+   * Newest `issued` of any manifest accepted before (persisted): the device clock is never trusted below it,
+   * but the floor never puts "now" more than `maxClockAheadSec` past the device clock (see clock-floor.ts).
+   */
   newestIssued: string | null;
+  maxClockAheadSec: number;
   /** Highest version accepted before (persisted); null on a fresh device. */
   versionFloor: number | null;
   hardware: string;
@@ -135,16 +140,17 @@ export interface PolicyContext {
 export function checkManifestPolicy(m: Manifest, ctx: PolicyContext): { effectiveNow: Date } {
   const nowMs = ctx.now.getTime();
   if (Number.isNaN(nowMs)) throw new UpgradeError('E_INTERNAL', 'policy check given an invalid current time');
-  let floorMs = -Infinity;
-  if (ctx.newestIssued !== null) {
-    floorMs = Date.parse(ctx.newestIssued);
-    // Silently ignoring a garbled floor would let a stale manifest through on a device with a wrong clock.
-    if (Number.isNaN(floorMs)) throw new UpgradeError('E_INTERNAL', `newest issued time is not a date: ${ctx.newestIssued}`);
-  }
+  const { floorMs, capped } = clockFloorInUse(ctx.newestIssued, nowMs, ctx.maxClockAheadSec);
   const effectiveNow = new Date(Math.max(nowMs, floorMs));
   if (Date.parse(m.expires) <= effectiveNow.getTime()) {
     throw new TrustError('E_MANIFEST_EXPIRED', `manifest ${m.version} expired at ${m.expires}`, {
-      context: { version: m.version, expires: m.expires, effectiveNow: effectiveNow.toISOString(), clockFloorUsed: floorMs > nowMs },
+      context: {
+        version: m.version,
+        expires: m.expires,
+        effectiveNow: effectiveNow.toISOString(),
+        clockFloorUsed: floorMs > nowMs,
+        clockFloorCapped: capped,
+      },
     });
   }
   if (ctx.versionFloor !== null && m.version < ctx.versionFloor && !ctx.allowDowngrade) {

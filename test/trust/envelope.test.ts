@@ -1,6 +1,7 @@
 // Envelope verification: strict shape, distinct trusted signers over the exact payload bytes, every refusal by code.
+import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import { verifyEnvelope } from '../../src/trust/envelope.js';
+import { hasCanonicalScalar, verifyEnvelope } from '../../src/trust/envelope.js';
 import { generateKeyPair } from '../../src/trust/keys.js';
 import type { Envelope } from '../../src/trust/manifest-types.js';
 import { addSignature, signPayload } from '../../src/trust/sign.js';
@@ -8,6 +9,24 @@ import { makeKeys } from '../support/manifest-fixture.js';
 import { refusal } from '../support/refusal.js';
 
 const PAYLOAD = Buffer.from('{"hello":"signed world"}');
+const L = 2n ** 252n + 27742317777372353535851937790883648493n; // the ed25519 group order
+
+/** The signature with `add` added to its scalar S (bytes 32..63, little-endian), still 32 bytes. */
+function withScalarPlus(sig: Uint8Array, add: bigint): Buffer {
+  const s = BigInt(`0x${Buffer.from(sig.subarray(32)).reverse().toString('hex')}`) + add;
+  expect(s < 2n ** 256n).toBe(true);
+  const out = Buffer.from(sig);
+  out.set(Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse(), 32);
+  return out;
+}
+
+/** A 64-byte signature whose S is exactly `s` (R left zero): for the bound check alone. */
+function withScalar(s: bigint): Buffer {
+  const out = Buffer.alloc(64);
+  out.set(Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse(), 32);
+  return out;
+}
+
 const doc = (v: unknown): Buffer => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
 
 describe('verifyEnvelope: accepts', () => {
@@ -82,6 +101,28 @@ describe('verifyEnvelope: refuses', () => {
     sig[10] = (sig[10] ?? 0) ^ 0x80;
     env.signatures[0]!.sig = sig.toString('base64');
     expect(refusal(() => verifyEnvelope(doc(env), trusted, 1)).code).toBe('E_MANIFEST_SIGNATURE');
+  });
+
+  it('a malleated signature (S + L) that tweetnacl alone accepts (E_MANIFEST_SIGNATURE)', () => {
+    const env = signPayload(PAYLOAD, [keys[0]!]);
+    const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
+    const malleated = withScalarPlus(sig, L);
+    expect(malleated.equals(sig)).toBe(false);
+    // The control: the library's own verify takes it, so only our scalar check can refuse it.
+    expect(nacl.sign.detached.verify(PAYLOAD, malleated, Buffer.from(trusted[0]!.publicKey, 'base64'))).toBe(true);
+    expect(verifyEnvelope(doc(env), trusted, 1).equals(PAYLOAD)).toBe(true);
+    env.signatures[0]!.sig = malleated.toString('base64');
+    const err = refusal(() => verifyEnvelope(doc(env), trusted, 1));
+    expect(err.code).toBe('E_MANIFEST_SIGNATURE');
+    expect(err.context).toEqual({ valid: 0, threshold: 1 });
+  });
+
+  it('a scalar at or above the group order, at the boundary', () => {
+    expect(hasCanonicalScalar(withScalar(0n))).toBe(true);
+    expect(hasCanonicalScalar(withScalar(L - 1n))).toBe(true);
+    expect(hasCanonicalScalar(withScalar(L))).toBe(false);
+    expect(hasCanonicalScalar(withScalar(2n ** 256n - 1n))).toBe(false);
+    expect(hasCanonicalScalar(withScalar(0n).subarray(0, 63))).toBe(false);
   });
 
   it('a signature that is not 64 bytes (E_MANIFEST_SIGNATURE)', () => {

@@ -1,13 +1,20 @@
 // Manifest payload schema and device policy, alone and composed by verifyManifest; every refusal by code.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkManifestPolicy, parseManifestPayload, verifyManifest, type VerifyManifestOptions } from '../../src/trust/manifest.js';
+import {
+  checkManifestPolicy,
+  parseManifestPayload,
+  verifyManifest,
+  type PolicyContext,
+  type VerifyManifestOptions,
+} from '../../src/trust/manifest.js';
 import type { Manifest } from '../../src/trust/manifest-types.js';
 import { signPayload } from '../../src/trust/sign.js';
 import { FIXTURE_CHANNEL, FIXTURE_HARDWARE, makeKeys, makeManifest, signManifest } from '../support/manifest-fixture.js';
 import { refusal } from '../support/refusal.js';
 
 const NOW = new Date('2030-06-01T00:00:00Z');
+const DAY_SEC = 24 * 3600;
 const at = (m: Partial<Manifest> = {}): Manifest =>
   makeManifest({ issued: '2030-05-01T00:00:00Z', expires: '2030-07-01T00:00:00Z', version: 5, ...m });
 
@@ -18,6 +25,7 @@ const opts = (o: Partial<VerifyManifestOptions> = {}): VerifyManifestOptions => 
   maxBytes: 1 << 20,
   now: NOW,
   newestIssued: null,
+  maxClockAheadSec: DAY_SEC,
   versionFloor: 4,
   hardware: FIXTURE_HARDWARE,
   channel: FIXTURE_CHANNEL,
@@ -59,10 +67,20 @@ describe('verifyManifest', () => {
   });
 
   it('refuses by clock floor when the device clock is behind a newer issued already seen (E_MANIFEST_EXPIRED)', () => {
-    const document = signManifest(at(), keys);
-    const behind = opts({ now: new Date('2030-01-01T00:00:00Z') });
+    const document = signManifest(at(), keys); // expires 2030-07-01T00:00Z
+    const behind = opts({ now: new Date('2030-06-30T12:00:00Z') });
     expect(verifyManifest(document, behind).manifest.version).toBe(5); // the device clock alone would accept it
-    const err = refusal(() => verifyManifest(document, { ...behind, newestIssued: '2030-08-01T00:00:00Z' }));
+    const err = refusal(() => verifyManifest(document, { ...behind, newestIssued: '2030-07-01T06:00:00Z' })); // 18 h ahead
+    expect(err.code).toBe('E_MANIFEST_EXPIRED');
+    expect(err.context.effectiveNow).toBe('2030-07-01T06:00:00.000Z');
+    expect(err.context.clockFloorCapped).toBe(false);
+  });
+
+  it('lets the floor lead the device clock by at most trust.maxClockAheadSec', () => {
+    const document = signManifest(at(), keys);
+    const behind = opts({ now: new Date('2030-01-01T00:00:00Z'), newestIssued: '2030-08-01T00:00:00Z' }); // 7 months ahead
+    expect(verifyManifest(document, behind).effectiveNow.toISOString()).toBe('2030-01-02T00:00:00.000Z');
+    const err = refusal(() => verifyManifest(document, { ...behind, maxClockAheadSec: 366 * DAY_SEC }));
     expect(err.code).toBe('E_MANIFEST_EXPIRED');
     expect(err.context.effectiveNow).toBe('2030-08-01T00:00:00.000Z');
   });
@@ -157,11 +175,46 @@ describe('parseManifestPayload', () => {
 });
 
 describe('checkManifestPolicy', () => {
-  const ctx = { now: NOW, newestIssued: null, versionFloor: null, hardware: FIXTURE_HARDWARE, channel: FIXTURE_CHANNEL, allowDowngrade: false };
+  const ctx = {
+    now: NOW,
+    newestIssued: null,
+    maxClockAheadSec: DAY_SEC,
+    versionFloor: null,
+    hardware: FIXTURE_HARDWARE,
+    channel: FIXTURE_CHANNEL,
+    allowDowngrade: false,
+  };
+  const effectiveNow = (c: Partial<PolicyContext>, m = at()): string =>
+    checkManifestPolicy(m, { ...ctx, ...c }).effectiveNow.toISOString();
 
   it('uses the newest issued as a clock floor only when it is ahead of the device clock', () => {
-    expect(checkManifestPolicy(at(), { ...ctx, newestIssued: '2030-06-15T00:00:00Z' }).effectiveNow.toISOString()).toBe('2030-06-15T00:00:00.000Z');
-    expect(checkManifestPolicy(at(), { ...ctx, newestIssued: '2020-01-01T00:00:00Z' }).effectiveNow.toISOString()).toBe(NOW.toISOString());
+    expect(effectiveNow({ newestIssued: '2030-06-01T12:00:00Z' })).toBe('2030-06-01T12:00:00.000Z');
+    expect(effectiveNow({ newestIssued: '2020-01-01T00:00:00Z' })).toBe(NOW.toISOString());
+  });
+
+  it('caps a far-future floor at now + maxClockAheadSec: a poisoned floor does not expire a current manifest', () => {
+    expect(effectiveNow({ newestIssued: '2099-01-01T00:00:00Z' })).toBe('2030-06-02T00:00:00.000Z');
+    expect(effectiveNow({ newestIssued: '2030-06-02T00:00:00Z' })).toBe('2030-06-02T00:00:00.000Z'); // at the bound: kept
+    expect(effectiveNow({ newestIssued: '2099-01-01T00:00:00Z', maxClockAheadSec: 0 })).toBe(NOW.toISOString());
+  });
+
+  it('still refuses, under a poisoned floor, a manifest that expired before now (E_MANIFEST_EXPIRED)', () => {
+    const err = refusal(() => checkManifestPolicy(at({ expires: '2030-05-31T23:00:00Z' }), { ...ctx, newestIssued: '2099-01-01T00:00:00Z' }));
+    expect(err.code).toBe('E_MANIFEST_EXPIRED');
+    expect(err.context).toMatchObject({ effectiveNow: '2030-06-02T00:00:00.000Z', clockFloorUsed: true, clockFloorCapped: true });
+  });
+
+  it('protects a device with a dead RTC (1970) only up to device-now + bound; the version floor still holds', () => {
+    const dead = { ...ctx, now: new Date('1970-01-01T00:00:00Z'), newestIssued: '2030-05-01T00:00:00Z' };
+    const stale = at({ issued: '2029-01-01T00:00:00Z', expires: '2029-02-01T00:00:00Z' }); // long expired in real time
+    expect(checkManifestPolicy(stale, dead).effectiveNow.toISOString()).toBe('1970-01-02T00:00:00.000Z'); // the trade-off
+    expect(refusal(() => checkManifestPolicy(stale, { ...dead, versionFloor: 6 })).code).toBe('E_MANIFEST_ROLLBACK');
+  });
+
+  it('refuses a clock-ahead bound outside 0..366 days (E_CONFIG_INVALID)', () => {
+    for (const maxClockAheadSec of [-1, 1.5, 366 * DAY_SEC + 1, NaN]) {
+      expect(refusal(() => checkManifestPolicy(at(), { ...ctx, maxClockAheadSec })).code).toBe('E_CONFIG_INVALID');
+    }
   });
 
   it('treats expires == effective now as expired', () => {
