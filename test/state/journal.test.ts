@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { openStateDb, openStateDbReadOnly, type Db } from '../../src/state/db.js';
 import { Store, type StoreOptions } from '../../src/state/store.js';
 import { JOURNAL_BEYOND_BOUNDS } from '../../src/state/journal.js';
+import { parseConfig } from '../../src/config.js';
+import { wireAgent } from '../../src/wiring.js';
 
 const DAY = 24 * 3600 * 1000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -132,6 +134,19 @@ describe('journal retention', () => {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params) as { detail: string }[]).map((r) => r.detail);
       expect(plan.filter((d) => d.startsWith('SCAN'))).toEqual([]);
       expect(plan.join('\n')).toContain('journal_by_at');
+    }
+  });
+
+  it("the agent's store takes its limits from the config (state.journalMaxRows)", () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'ua-journal-wired-'));
+    const config = parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' }, paths: { stateDir }, logLevel: 'silent', state: { journalMaxRows: 100 } });
+    const agent = wireAgent(config);
+    try {
+      for (let i = 0; i < 130; i++) agent.store.journal('tick', null);
+      expect(agent.store.history(500)).toHaveLength(100);
+      expect(agent.store.journalPruned()?.rows).toBe(30);
+    } finally {
+      agent.close();
     }
   });
 });
