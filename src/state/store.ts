@@ -66,14 +66,14 @@ export type StoreOptions = Partial<JournalRetention>;
 const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL].map((p) => `'${p}'`).join(',')})`;
 
 export class Store {
-  private readonly log: Journal;
+  private readonly journalTable: Journal;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
     opts: StoreOptions = {},
   ) {
-    this.log = new Journal(db, now, () => this.activeId(), opts);
+    this.journalTable = new Journal(db, now, () => this.activeId(), opts);
   }
 
   create(d: NewDeployment): Deployment {
@@ -161,21 +161,21 @@ export class Store {
 
   /** Journals and prunes in one transaction (a savepoint inside `create`'s and `transition`'s). */
   private appendJournal(deploymentId: number | null, event: string, from: string | null, to: string | null, data: unknown): void {
-    this.log.append(deploymentId, event, from, to, data);
+    this.journalTable.append(deploymentId, event, from, to, data);
   }
 
   history(limit = 200, deploymentId?: number): JournalEntry[] {
-    return this.log.history(limit, deploymentId);
+    return this.journalTable.history(limit, deploymentId);
   }
 
   /** Rows pruned from the journal so far (total, and the newest pruned id and time), or null if none ever was. */
   journalPruned(): JournalPruned | null {
-    return this.log.pruned();
+    return this.journalTable.pruned();
   }
 
   /** The time of the oldest journal row kept, or null when the journal is empty. */
   journalOldestAt(): number | null {
-    return this.log.oldestAt();
+    return this.journalTable.oldestAt();
   }
 
   getFloor(name: 'version' | 'issued'): string | null {
