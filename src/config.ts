@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseCron } from './core/cron-expr.js';
 import { MAX_CLOCK_AHEAD_SEC } from './trust/clock-floor.js';
 import { check, fail, int, obj, str } from './util/strict-schema.js';
+import { JOURNAL_RETENTION_DEFAULTS as JOURNAL } from './state/journal.js';
 
 export interface Config {
   deviceId: string;
@@ -43,7 +44,7 @@ export interface Config {
   http: { connectTimeoutSec: number; requestDeadlineSec: number; minBytesPerSec: number; slowWindowSec: number; maxRedirects: number };
   retry: { minDelaySec: number; maxDelaySec: number; jitterPct: number; maxDeferrals: number };
   space: { reserveBytes: number; keepImages: number };
-  state: { maxResumes: number; maxFailures: number };
+  state: { maxResumes: number; maxFailures: number; journalMaxRows: number; journalMaxAgeDays: number };
   boot: {
     cmdlineFile: string;
     imageParam: string;
@@ -127,7 +128,12 @@ const SCHEMA = obj({
     maxDeferrals: int(120, 1, 100000),
   }),
   space: obj({ reserveBytes: int(64 << 20, 0), keepImages: int(2, 1, 100) }),
-  state: obj({ maxResumes: int(8, 1, 1000), maxFailures: int(20, 1, 10000) }),
+  state: obj({
+    maxResumes: int(8, 1, 1000),
+    maxFailures: int(20, 1, 10000),
+    journalMaxRows: int(JOURNAL.journalMaxRows, 100, 10_000_000),
+    journalMaxAgeDays: int(JOURNAL.journalMaxAgeDays, 1, 36500),
+  }),
   boot: obj({
     cmdlineFile: str('/proc/cmdline'),
     imageParam: str('ua.image'),

@@ -36,7 +36,7 @@ export function wireAgent(config: Config, opts: { log?: Logger; now?: () => numb
   const zfs = new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log });
   return {
     config,
-    store: new Store(db, now),
+    store: new Store(db, now, { journalMaxRows: config.state.journalMaxRows, journalMaxAgeDays: config.state.journalMaxAgeDays }),
     zfs,
     dispatcher,
     log,

@@ -57,6 +57,17 @@ describe('parseConfig', () => {
     }
   });
 
+  it('bounds the journal by state.journalMaxRows (100..10000000) and state.journalMaxAgeDays (1..36500)', () => {
+    expect(parseConfig(minimal).state).toMatchObject({ journalMaxRows: 10_000, journalMaxAgeDays: 365 });
+    expect(parseConfig({ ...minimal, state: { journalMaxRows: 100, journalMaxAgeDays: 36500 } }).state).toMatchObject({ journalMaxRows: 100, journalMaxAgeDays: 36500 });
+    expect(parseConfig({ ...minimal, state: { journalMaxRows: 10_000_000, journalMaxAgeDays: 1 } }).state).toMatchObject({ journalMaxRows: 10_000_000, journalMaxAgeDays: 1 });
+    expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxRows: 99 } }))).toBe('E_CONFIG_INVALID');
+    expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxRows: 10_000_001 } }))).toBe('E_CONFIG_INVALID');
+    expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxAgeDays: 0 } }))).toBe('E_CONFIG_INVALID');
+    expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxAgeDays: 36501 } }))).toBe('E_CONFIG_INVALID');
+    expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxAgeDays: 1.5 } }))).toBe('E_CONFIG_INVALID');
+  });
+
   it('refuses a threshold larger than the configured key count', () => {
     const keys = [{ keyid: 'a', publicKey: 'b' }];
     expect(codeOf(() => parseConfig({ ...minimal, trust: { keys, threshold: 2 } }))).toBe('E_CONFIG_INVALID');

@@ -1,7 +1,8 @@
-// Docs stay true: every error code the agent can raise is listed in the README, and nothing listed is stale.
+// Docs stay true: every error code is listed in the README (nothing stale), every config key in docs/configuration.md.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
+import { parseConfig } from '../src/config.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -12,5 +13,16 @@ describe('README', () => {
     const listed = [...readme.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(listed.filter((c) => !(c! in ERROR_CODES))).toEqual([]);
     expect(listed.length).toBe(Object.keys(ERROR_CODES).length);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+  const leaves = (o: object, prefix = ''): string[] =>
+    Object.entries(o).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? leaves(v as object, `${prefix}${k}.`) : [`${prefix}${k}`]));
+  it('has a row for every config key', () => {
+    const keys = leaves(parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' } }));
+    expect(keys).toContain('state.journalMaxRows');
+    expect(keys.filter((k) => !doc.includes(`| \`${k}\` |`))).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 // Pure views for `status` and `history`: one JSON shape (with a schema version) and its human rendering.
-import type { Deployment, JournalEntry } from '../state/store.js';
+import type { Deployment, JournalEntry, JournalPruned } from '../state/store.js';
 
 export const STATUS_SCHEMA = 1;
 
@@ -67,19 +67,29 @@ export function renderStatus(v: StatusView): string {
   return lines.join('\n');
 }
 
-export function historyView(entries: JournalEntry[]): object {
+/** What `history` says about the rows retention removed: the pruned record and the oldest row still kept. */
+export interface PrunedNote extends JournalPruned {
+  oldestKeptAt: number | null;
+}
+
+export function historyView(entries: JournalEntry[], pruned: PrunedNote | null = null): object {
   return {
     schema: STATUS_SCHEMA,
     entries: entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+    pruned: pruned && { ...pruned, throughAt: iso(pruned.throughAt), oldestKeptAt: iso(pruned.oldestKeptAt) },
   };
 }
 
-export function renderHistory(entries: JournalEntry[]): string {
-  return entries
-    .map((e) => {
-      const edge = e.phaseTo ? ` ${e.phaseFrom ?? '∅'} -> ${e.phaseTo}` : '';
-      const data = e.data ? ` ${JSON.stringify(e.data)}` : '';
-      return `${new Date(e.at).toISOString()} #${e.deploymentId ?? '-'} ${e.event}${edge}${data}`;
-    })
-    .join('\n');
+/** The line before the entries once retention removed older rows. */
+export function prunedLine(p: PrunedNote): string {
+  return `(${p.rows} older journal rows pruned, through #${p.throughId}; oldest kept from ${iso(p.oldestKeptAt) ?? '-'})`;
+}
+
+export function renderHistory(entries: JournalEntry[], pruned: PrunedNote | null = null): string {
+  const lines = entries.map((e) => {
+    const edge = e.phaseTo ? ` ${e.phaseFrom ?? '∅'} -> ${e.phaseTo}` : '';
+    const data = e.data ? ` ${JSON.stringify(e.data)}` : '';
+    return `${new Date(e.at).toISOString()} #${e.deploymentId ?? '-'} ${e.event}${edge}${data}`;
+  });
+  return (pruned ? [prunedLine(pruned), ...lines] : lines).join('\n');
 }

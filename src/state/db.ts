@@ -54,6 +54,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE deployments ADD COLUMN ready_at INTEGER`,
   // Consecutive "come back later" answers (retry.maxDeferrals): they are not failures, but they are not free either.
   `ALTER TABLE deployments ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0`,
+  // Journal retention: the prune by age at every append reads this range instead of scanning the table.
+  `CREATE INDEX journal_by_at ON journal(at)`,
 ];
 
 export function stateDbPath(stateDir: string): string {

@@ -2,6 +2,9 @@
 import type { Db } from './db.js';
 import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
 import { StateError } from '../errors.js';
+import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
+
+export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
 
 export interface Deployment {
   id: number;
@@ -34,16 +37,6 @@ export interface Deployment {
   updatedAt: number;
 }
 
-export interface JournalEntry {
-  id: number;
-  at: number;
-  deploymentId: number | null;
-  event: string;
-  phaseFrom: string | null;
-  phaseTo: string | null;
-  data: unknown;
-}
-
 type Row = Record<string, unknown>;
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -69,11 +62,21 @@ export type DeploymentPatch = Partial<
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** Options of a Store; the journal's retention defaults to `JOURNAL_RETENTION_DEFAULTS`. */
+export type StoreOptions = Partial<JournalRetention>;
+
+const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL].map((p) => `'${p}'`).join(',')})`;
+
 export class Store {
+  private readonly journalTable: Journal;
+
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
-  ) {}
+    opts: StoreOptions = {},
+  ) {
+    this.journalTable = new Journal(db, now, () => this.activeId(), opts);
+  }
 
   create(d: NewDeployment): Deployment {
     const at = this.now();
@@ -99,9 +102,14 @@ export class Store {
 
   /** The one deployment not yet in a terminal phase, if any (the newest wins should there ever be two). */
   active(): Deployment | null {
-    const terminal = [...TERMINAL].map((p) => `'${p}'`).join(',');
-    const row = this.db.prepare(`SELECT * FROM deployments WHERE phase NOT IN (${terminal}) ORDER BY id DESC LIMIT 1`).get() as Row | undefined;
+    const row = this.db.prepare(`SELECT * FROM deployments WHERE ${NOT_TERMINAL} ORDER BY id DESC LIMIT 1`).get() as Row | undefined;
     return row ? toDeployment(row) : null;
+  }
+
+  /** The id of `active()`, without reading the row (the journal's prune asks at every append). */
+  private activeId(): number | null {
+    const row = this.db.prepare(`SELECT id FROM deployments WHERE ${NOT_TERMINAL} ORDER BY id DESC LIMIT 1`).get() as { id: number } | undefined;
+    return row?.id ?? null;
   }
 
   latestForVersion(version: number): Deployment | null {
@@ -153,25 +161,23 @@ export class Store {
     this.appendJournal(deploymentId, event, null, null, data);
   }
 
+  /** Journals and prunes in one transaction (a savepoint inside `create`'s and `transition`'s). */
   private appendJournal(deploymentId: number | null, event: string, from: string | null, to: string | null, data: unknown): void {
-    this.db
-      .prepare('INSERT INTO journal (at, deployment_id, event, phase_from, phase_to, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(this.now(), deploymentId, event, from, to, data === null || data === undefined ? null : JSON.stringify(data));
+    this.journalTable.append(deploymentId, event, from, to, data);
   }
 
   history(limit = 200, deploymentId?: number): JournalEntry[] {
-    const rows = (deploymentId === undefined
-      ? this.db.prepare('SELECT * FROM journal ORDER BY id DESC LIMIT ?').all(limit)
-      : this.db.prepare('SELECT * FROM journal WHERE deployment_id = ? ORDER BY id DESC LIMIT ?').all(deploymentId, limit)) as Row[];
-    return rows.map((r) => ({
-      id: r['id'] as number,
-      at: r['at'] as number,
-      deploymentId: r['deployment_id'] as number | null,
-      event: r['event'] as string,
-      phaseFrom: r['phase_from'] as string | null,
-      phaseTo: r['phase_to'] as string | null,
-      data: r['data'] === null ? null : JSON.parse(r['data'] as string),
-    }));
+    return this.journalTable.history(limit, deploymentId);
+  }
+
+  /** Rows pruned from the journal so far (total, and the newest pruned id and time), or null if none ever was. */
+  journalPruned(): JournalPruned | null {
+    return this.journalTable.pruned();
+  }
+
+  /** The time of the oldest journal row kept, or null when the journal is empty. */
+  journalOldestAt(): number | null {
+    return this.journalTable.oldestAt();
   }
 
   getFloor(name: 'version' | 'issued'): string | null {

@@ -1,9 +1,9 @@
 // `status`, `history`, `images`: read the state database read-only, so they work with the daemon down.
 import type { Config } from '../../config.js';
 import { openStateDbReadOnly } from '../../state/db.js';
-import { Store } from '../../state/store.js';
+import { Store, type JournalEntry } from '../../state/store.js';
 import { readBootedVersion, readCommittedVersion } from '../../core/device-facts.js';
-import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type StatusView } from '../status-view.js';
+import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type PrunedNote, type StatusView } from '../status-view.js';
 import { daemonRunning } from '../../daemon/control.js';
 import { listImages } from '../../util/images-dir.js';
 import { readTrial } from '../../boot/grubenv.js';
@@ -45,9 +45,19 @@ export async function statusCommand(config: Config, json: boolean): Promise<stri
 
 export function historyCommand(config: Config, json: boolean): string {
   const db = openStateDbReadOnly(config.paths.stateDir);
-  const entries = db ? new Store(db).history(500).reverse() : [];
-  db?.close();
-  return json ? JSON.stringify(historyView(entries), null, 2) : renderHistory(entries);
+  let entries: JournalEntry[] = [];
+  let pruned: PrunedNote | null = null;
+  if (db) {
+    try {
+      const store = new Store(db);
+      entries = store.history(500).reverse();
+      const p = store.journalPruned();
+      pruned = p && { ...p, oldestKeptAt: store.journalOldestAt() };
+    } finally {
+      db.close();
+    }
+  }
+  return json ? JSON.stringify(historyView(entries, pruned), null, 2) : renderHistory(entries, pruned);
 }
 
 export function imagesCommand(config: Config, json: boolean): string {
