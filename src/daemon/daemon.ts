@@ -44,14 +44,18 @@ export class Daemon {
 
   /** Serialises all work: one runner at a time, whoever asked (timer, upgradectl, another agent). */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job, job);
+    this.pending++;
+    const counted = (): Promise<T> => job().finally(() => this.pending--);
+    const run = this.queue.then(counted, counted);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Resolves once the queued work (if any) is done: the soak test's clock waits for it before jumping ahead. */
-  idle(): Promise<unknown> {
-    return this.queue;
+  private pending = 0;
+
+  /** No job queued or running: the soak test's simulated clock only jumps ahead then. */
+  idle(): boolean {
+    return this.pending === 0;
   }
 
   async start(): Promise<void> {

@@ -62,6 +62,36 @@ describe('faults through upgradectl', () => {
     }
   });
 
+  it('prepare --manifest waits out a manifest answering 202 twice, then completes', async () => {
+    const dev = await makeDevice(fleet, 'mlater');
+    fleet.server.stats.clear();
+    fleet.server.faults.pending = new Map([['/manifests/2.json', 2]]);
+    try {
+      const r = await dev.cli(['prepare', '--manifest', `${fleet.server.url}/manifests/2.json`], { reject: false });
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+      expect(fleet.server.stats.get('/manifests/2.json')!.requests).toBe(3);
+    } finally {
+      fleet.server.faults.pending = undefined;
+      await dev.close();
+    }
+  });
+
+  it('a manifest still being built when the foreground wait ends is deferred (exit 3) with its reason', async () => {
+    const dev = await makeDevice(fleet, 'mdefer', { download: { retryLaterMaxSec: 2 } });
+    fleet.server.faults.pending = new Map([['/manifests/2.json', Infinity]]);
+    try {
+      const r = await dev.cli(['prepare', '--manifest', `${fleet.server.url}/manifests/2.json`], { reject: false });
+      expect(r.exitCode).toBe(3);
+      expect(r.stderr).toMatch(/^upgradectl: E_RETRY_LATER: /);
+      expect((await dev.statusJson()).deployment).toBeNull();
+    } finally {
+      fleet.server.faults.pending = undefined;
+      await dev.close();
+    }
+  });
+
   it('a downloads filesystem too small for the stream is refused with E_NO_SPACE and kept for retry', async () => {
     const dev = await makeDevice(fleet, 'full');
     const small = join(dev.dir, 'small');
