@@ -18,7 +18,6 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 const MIN_DELAY_SEC = 30;
 const ENDPOINTS = { checkin: '/v1/checkin', manifest2: '/manifests/2.json', stream2: '/streams/1-2.zfs.xz', manifest3: '/manifests/3.json', stream3: '/streams/1-3.zfs.xz' };
 
