@@ -5,7 +5,7 @@ import { DownloadError, RetryLaterError, TrustError, UpgradeError } from '../err
 import { smallFetchLimits } from '../config.js';
 import { acceptManifest, type AcceptResult } from './accept.js';
 import { Runner, type RunOutcome } from './runner.js';
-import { isReplaceable } from './phases.js';
+import { isReplaceable, resumeAction } from './phases.js';
 import { onDeferral, retryPolicyOf } from './retry-policy.js';
 
 /**
@@ -74,7 +74,8 @@ export async function prepare(
   const accepted = acceptManifest(agent, doc, manifestUrl, { allowDowngrade: opts.allowDowngrade ?? false, automatic: opts.automatic ?? false });
   const d = accepted.deployment;
   if (!d || !isReplaceable(d.phase) || accepted.decision.kind === 'busy') return { accepted, outcome: null };
-  if (opts.automatic && d.nextAttemptAt !== null && d.nextAttemptAt > agent.now()) {
+  // (A ready deployment's next_attempt_at is the window's: advancing it only reports it ready.)
+  if (opts.automatic && resumeAction(d.phase).kind === 'step' && d.nextAttemptAt !== null && d.nextAttemptAt > agent.now()) {
     return { accepted, outcome: { kind: 'retry', at: d.nextAttemptAt, code: d.reasonCode ?? 'E_RETRY_LATER', deployment: d } };
   }
   return { accepted, outcome: await advanceUntilSettled(agent, d.id, opts) };
