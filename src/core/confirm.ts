@@ -1,0 +1,94 @@
+// The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit) or record the
+// fallback; and the operator's rollback. Before the reboot: src/core/switch.ts.
+import type { Deployment } from '../state/store.js';
+import { reconcileBoot } from './boot-reconcile.js';
+import { writeGrubCfg } from '../boot/grub-files.js';
+import { disarmTrial, readTrial } from '../boot/grubenv.js';
+import { runHealthChecks } from '../steps/health.js';
+import { applyRetention } from './cleanup.js';
+import { flushForGrub, renderGrubCfg } from './switch-grub.js';
+import { at, committedOrFail, enter, rebootIntoTrial, stageOrFail, type SwitchDeps, type SwitchOutcome } from './switch.js';
+import { UpgradeError } from '../errors.js';
+
+/** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
+export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
+  const { config, store, log } = deps;
+  let d = store.get(id);
+  if (d.phase !== 'confirming') d = enter(deps, d, 'confirming', 'confirm:start');
+  at(deps, 'confirming-recorded');
+  const report = await runHealthChecks(config.health);
+  store.journal('health', d.id, report);
+  at(deps, 'health-recorded');
+  if (!report.ok) {
+    const failed = report.results.filter((r) => !r.ok && r.kind !== 'wanted');
+    const reason = `health checks failed: ${failed.map((r) => `${r.name} (${r.exitCode ?? 'no exit'}): ${r.output}`).join('; ')}`;
+    store.update(d.id, { reasonCode: 'E_HEALTH', reason });
+    log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
+    // Grub consumed the trial on this boot: the next boot takes the committed default.
+    disarmTrial(config.paths.grubDir);
+    await flushForGrub(deps, d.id, 'disarmed');
+    return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
+  }
+  // Crash after this write and before the commit below: the next start finds the trial running and confirms again.
+  writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
+  await flushForGrub(deps, d.id, 'default-moved');
+  at(deps, 'default-moved');
+  store.setMeta('committed_version', String(d.version));
+  const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
+  log.info({ id, version: d.version }, 'image committed');
+  // Old images are dead weight now; tidying is best effort and never undoes the commit.
+  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
+  return { kind: 'committed', deployment: done };
+}
+
+async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
+  disarmTrial(deps.config.paths.grubDir);
+  writeGrubCfg(deps.config.paths.grubDir, renderGrubCfg(deps, committedOrFail(deps)));
+  await flushForGrub(deps, d.id, 'rolled-back');
+  const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
+  const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
+  deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
+  return { kind: 'rolled_back', deployment: done };
+}
+
+/** On every start: look at what actually booted and finish whatever the switch was doing. */
+export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutcome> {
+  const d = deps.store.active();
+  if (!d) return { kind: 'none', deployment: null };
+  const action = reconcileBoot({
+    phase: d.phase,
+    targetVersion: d.version,
+    bootedVersion: deps.boot.bootedVersion(),
+    rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
+    trialArmed: readTrial(deps.config.paths.grubDir) === d.version,
+  });
+  deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
+  switch (action.kind) {
+    case 'none':
+      return { kind: 'none', deployment: d };
+    case 'confirm':
+      return confirmTrial(deps, d.id);
+    case 'rolled-back':
+      return rollBack(deps, d, action.reason);
+    case 'stage':
+      await stageOrFail(deps, d.id);
+      return rebootIntoTrial(deps, d.id);
+    case 'reboot':
+      return rebootIntoTrial(deps, d.id);
+  }
+}
+
+/** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */
+export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome> {
+  const d = deps.store.active();
+  if (!d || !['migrating', 'staged', 'rebooting', 'confirming'].includes(d.phase)) {
+    throw new UpgradeError('E_NO_DEPLOYMENT', 'no trial to roll back');
+  }
+  if (deps.boot.bootedVersion() === d.version) {
+    deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
+    disarmTrial(deps.config.paths.grubDir);
+    await flushForGrub(deps, d.id, 'disarmed');
+    return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
+  }
+  return rollBack(deps, d, 'rolled back by the operator before the trial boot');
+}
