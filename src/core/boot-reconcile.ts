@@ -1,5 +1,5 @@
 // After any (re)start during a switch: decide from what actually booted, never from what we hoped would boot.
-import type { Phase } from './phases.js';
+import { SWITCH_PHASES, type Phase } from './phases.js';
 
 export interface BootFacts {
   phase: Phase;
@@ -23,8 +23,6 @@ export type BootAction =
   | { kind: 'confirm' }
   /** The device came back on another image: the trial did not survive. */
   | { kind: 'rolled-back'; reason: string };
-
-const SWITCH_PHASES: ReadonlySet<Phase> = new Set<Phase>(['migrating', 'staged', 'rebooting', 'confirming']);
 
 export function reconcileBoot(f: BootFacts): BootAction {
   if (!SWITCH_PHASES.has(f.phase)) return { kind: 'none' };

@@ -33,8 +33,10 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
   await flushForGrub(deps, d.id, 'default-moved');
   at(deps, 'default-moved');
-  store.setMeta('committed_version', String(d.version));
-  const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
+  // The committed image moves with the phase, in one transaction, and only after Grub's default did.
+  const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' }, {
+    committed_version: String(d.version),
+  });
   log.info({ id, version: d.version }, 'image committed');
   // Old images are dead weight now; tidying is best effort and never undoes the commit.
   await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));

@@ -1,4 +1,4 @@
-// The switch up to the reboot: migrate config, write grub.cfg, arm a one-shot trial, reboot.
+// The switch up to the reboot: record the fallback, migrate config, write grub.cfg, arm a one-shot trial, reboot.
 // After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
@@ -45,13 +45,19 @@ export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: stri
 }
 
 /**
- * ready|migrating → migrating → staged. Pre-flight first (nothing is armed unless the device could boot it and
- * come back), then the migration (idempotent), then grub.cfg with the committed default, then the trial.
+ * ready|migrating → migrating → staged. The fallback recorded first, then pre-flight (nothing is armed unless the
+ * device could boot it and come back), the migration (idempotent), grub.cfg with the committed default, the trial.
  */
 export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployment> {
   const { config, log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
+  if (deps.store.getMeta('committed_version') === null) {
+    // Before the first commit nothing records the fallback, and "the booted image" becomes the trial once it boots
+    // (retention and check-in would take it for the committed one). From here it moves only with a commit.
+    deps.store.setMeta('committed_version', String(committed));
+    deps.store.journal('committed-recorded', d.id, { committed, how: 'the booted image, before the first trial' });
+  }
   const image = imagePathOf(deps, d.version);
   checkGrubenvWritable(config.paths.grubDir);
   if (d.phase === 'ready') {
