@@ -1,5 +1,5 @@
-// The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit) or record the
-// fallback; and the operator's rollback. Before the reboot: src/core/switch.ts.
+// The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit), record the
+// fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts.
 import type { Deployment } from '../state/store.js';
 import { reconcileBoot } from './boot-reconcile.js';
 import { writeGrubCfg } from '../boot/grub-files.js';
@@ -8,13 +8,28 @@ import { runHealthChecks } from '../steps/health.js';
 import { applyRetention } from './cleanup.js';
 import { flushForGrub, renderGrubCfg } from './switch-grub.js';
 import { at, committedOrFail, enter, rebootIntoTrial, stageOrFail, type SwitchDeps, type SwitchOutcome } from './switch.js';
+import { SWITCH_PHASES } from './phases.js';
 import { UpgradeError } from '../errors.js';
+
+/**
+ * Whatever boots next is the committed image: the trial disarmed and grub.cfg's default the recorded committed image,
+ * flushed for Grub. Every way a trial ends without a commit passes here before its reboot: grub.cfg may already
+ * default to the trial (a cut between moving it and recording the commit), and a reboot would then boot it again.
+ */
+async function restoreCommittedBoot(deps: SwitchDeps, id: number, after: string): Promise<void> {
+  const { grubDir } = deps.config.paths;
+  disarmTrial(grubDir);
+  writeGrubCfg(grubDir, renderGrubCfg(deps, committedOrFail(deps)));
+  await flushForGrub(deps, id, after);
+}
 
 /** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
 export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
   const { config, store, log } = deps;
-  let d = store.get(id);
-  if (d.phase !== 'confirming') d = enter(deps, d, 'confirming', 'confirm:start');
+  const d0 = store.get(id);
+  // Counted before the checks run, so one that hangs or kills the machine counts too (MAX_CONFIRM_ATTEMPTS bounds it).
+  const attempt = d0.confirmAttempts + 1;
+  const d = enter(deps, d0, 'confirming', 'confirm:start', { attempt }, { confirmAttempts: attempt });
   at(deps, 'confirming-recorded');
   const report = await runHealthChecks(config.health);
   store.journal('health', d.id, report);
@@ -24,12 +39,12 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
     const reason = `health checks failed: ${failed.map((r) => `${r.name} (${r.exitCode ?? 'no exit'}): ${r.output}`).join('; ')}`;
     store.update(d.id, { reasonCode: 'E_HEALTH', reason });
     log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
-    // Grub consumed the trial on this boot: the next boot takes the committed default.
-    disarmTrial(config.paths.grubDir);
-    await flushForGrub(deps, d.id, 'disarmed');
+    // Grub consumed the trial on this boot; the default must be the committed image too, then the next boot is.
+    await restoreCommittedBoot(deps, d.id, 'unhealthy');
     return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
   }
-  // Crash after this write and before the commit below: the next start finds the trial running and confirms again.
+  // Crash after this write and before the commit below: the next start finds the trial running and confirms again
+  // (or, should it fail then, puts the committed default back before its reboot).
   writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
   await flushForGrub(deps, d.id, 'default-moved');
   at(deps, 'default-moved');
@@ -44,13 +59,21 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
 }
 
 async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
-  disarmTrial(deps.config.paths.grubDir);
-  writeGrubCfg(deps.config.paths.grubDir, renderGrubCfg(deps, committedOrFail(deps)));
-  await flushForGrub(deps, d.id, 'rolled-back');
+  await restoreCommittedBoot(deps, d.id, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
   deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
   return { kind: 'rolled_back', deployment: done };
+}
+
+/**
+ * The trial runs but was started too often without a verdict. Unlike the other fallbacks, `rolled_back` is recorded
+ * before the reboot (after Grub's files point at the committed image): the deployment ends within a bounded number
+ * of boots even if that reboot landed on the trial again.
+ */
+async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
+  await rollBack(deps, d, reason);
+  return deps.rebooter.reboot(`upgrade-agent: image ${d.version} given up: ${reason}`);
 }
 
 /** On every start: look at what actually booted and finish whatever the switch was doing. */
@@ -63,6 +86,7 @@ export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutco
     bootedVersion: deps.boot.bootedVersion(),
     rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
     trialArmed: readTrial(deps.config.paths.grubDir) === d.version,
+    confirmAttempts: d.confirmAttempts,
   });
   deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
   switch (action.kind) {
@@ -72,6 +96,8 @@ export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutco
       return confirmTrial(deps, d.id);
     case 'rolled-back':
       return rollBack(deps, d, action.reason);
+    case 'abandon':
+      return abandonTrial(deps, d, action.reason);
     case 'stage':
       await stageOrFail(deps, d.id);
       return rebootIntoTrial(deps, d.id);
@@ -83,13 +109,12 @@ export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutco
 /** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */
 export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome> {
   const d = deps.store.active();
-  if (!d || !['migrating', 'staged', 'rebooting', 'confirming'].includes(d.phase)) {
+  if (!d || !SWITCH_PHASES.has(d.phase)) {
     throw new UpgradeError('E_NO_DEPLOYMENT', 'no trial to roll back');
   }
   if (deps.boot.bootedVersion() === d.version) {
     deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
-    disarmTrial(deps.config.paths.grubDir);
-    await flushForGrub(deps, d.id, 'disarmed');
+    await restoreCommittedBoot(deps, d.id, 'disarmed');
     return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
   }
   return rollBack(deps, d, 'rolled back by the operator before the trial boot');

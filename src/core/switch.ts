@@ -2,7 +2,7 @@
 // After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
-import type { Deployment } from '../state/store.js';
+import type { Deployment, DeploymentPatch } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageMounter } from '../adapters/image-mount.js';
 import type { BootFilesFlusher } from '../adapters/boot-flush.js';
@@ -40,8 +40,8 @@ export function committedOrFail(deps: SwitchDeps): number {
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
-export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null): Deployment {
-  return deps.store.transition(d.id, phase, { bootId: deps.boot.bootId() }, event, data);
+export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
+  return deps.store.transition(d.id, phase, { ...patch, bootId: deps.boot.bootId() }, event, data);
 }
 
 /**

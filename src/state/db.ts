@@ -52,6 +52,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE deployments ADD COLUMN boot_id TEXT`,
   `ALTER TABLE deployments ADD COLUMN postponements INTEGER NOT NULL DEFAULT 0`,
   `ALTER TABLE deployments ADD COLUMN ready_at INTEGER`,
+  // Confirm attempts of a trial, counted before its health checks run: the bound on boots into an unconfirmed trial.
+  `ALTER TABLE deployments ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export function stateDbPath(stateDir: string): string {

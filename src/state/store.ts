@@ -28,6 +28,7 @@ export interface Deployment {
   bootId: string | null;
   postponements: number;
   readyAt: number | null;
+  confirmAttempts: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -62,6 +63,7 @@ export type DeploymentPatch = Partial<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
     | 'downloadedBytes' | 'resumes' | 'failures' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
+    | 'confirmAttempts'
   >
 >;
 

@@ -3,7 +3,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { startFleet, makeDevice, type Fleet, type Device } from '../support/device-sandbox.js';
+import { startFleet, makeDevice, CLI, type Fleet, type Device } from '../support/device-sandbox.js';
 
 let fleet: Fleet;
 
@@ -158,6 +158,40 @@ describe('switch in the sandbox', () => {
       expect(r.stderr).toContain('E_PREFLIGHT');
       expect((await dev.statusJson()).deployment?.phase).toBe('failed');
       expect(booted(dev)).toContain('ua.image=/images/1.img');
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('killed after grub.cfg moved to the trial, then unhealthy: back on 1 and rolled_back within a bounded number of boots', async () => {
+    const dev = await makeDevice(fleet, 'loop');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      await dev.cli(['apply', '--now']);
+      const killed = await execa('node', [CLI, 'confirm', '--config', dev.configPath], { reject: false, env: { UPGRADE_AGENT_CRASH_AT: 'default-moved' } });
+      expect(killed.signal).toBe('SIGKILL');
+      // The window: grub.cfg already defaults to the trial, the commit is not recorded.
+      expect(grubDefault(dev)).toBe('img-2');
+      setConfig(dev, (c) => { c.health.required = ['echo "app did not start" >&2; exit 3']; });
+      // Start the agent again (the boot-time confirm unit does this at every boot) until the deployment settles.
+      const boots: string[] = [];
+      let phase = '';
+      for (let i = 0; i < 5; i++) {
+        phase = (await dev.statusJson()).deployment?.phase ?? '';
+        if (phase === 'committed' || phase === 'rolled_back') break;
+        await dev.cli(['confirm']);
+        boots.push(booted(dev));
+      }
+      // Before: every run rebooted into the trial (grub.cfg still defaulted to it), phase confirming forever.
+      expect(phase).toBe('rolled_back');
+      expect(boots.length).toBeLessThanOrEqual(2);
+      expect(booted(dev)).toContain('ua.image=/images/1.img');
+      expect(grubDefault(dev)).toBe('img-1');
+      const st = await dev.statusJson();
+      expect(st.deployment?.lastError?.code).toBe('E_HEALTH');
+      expect(st.committedVersion).toBe(1);
+      expect(st.trialVersion).toBeNull();
     } finally {
       await dev.close();
     }
