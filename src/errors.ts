@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   E_TRIAL_FAILED: 'the trial boot did not come up (the device fell back)',
   E_OPERATOR: 'an operator rolled the trial back',
   E_REBOOT: 'the reboot could not be requested',
+  E_SWITCH_ACTIVE: 'a switch is under way: cleanup waits until its trial is committed or rolled back',
   E_MIGRATE_PATH: 'a migrate allow/deny entry is not an absolute, normalized path',
   E_MIGRATE_UNSAFE_PATH: 'a migrated path would be resolved through a symlink or non-directory',
   E_MIGRATE_NO_IMAGE: 'the image to migrate into does not exist',

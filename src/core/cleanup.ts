@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
 import { planRetention, type RetentionPlan } from './retention.js';
 import { readBootedVersion, readCommittedVersion } from './device-facts.js';
+import { SWITCH_PHASES } from './phases.js';
 import { listImages } from '../util/images-dir.js';
+import { readTrial } from '../boot/grubenv.js';
+import { UpgradeError } from '../errors.js';
 
 export interface CleanupResult extends RetentionPlan {
   staleDownloads: string[];
@@ -14,11 +17,20 @@ export async function applyRetention(deps: RunnerDeps, dryRun: boolean): Promise
   const { config, store, zfs, log } = deps;
   const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
   const active = store.active();
+  // During a switch the fallback, the trial and what runs are in flux (and before the first commit, "booted" is the
+  // trial): nothing is deleted until the trial is committed or rolled back.
+  if (active && SWITCH_PHASES.has(active.phase)) {
+    throw new UpgradeError('E_SWITCH_ACTIVE', `deployment ${active.id} (image ${active.version}) is ${active.phase}: no cleanup until it is committed or rolled back`, {
+      context: { id: active.id, version: active.version, phase: active.phase },
+    });
+  }
   const plan = planRetention({
     images: listImages(config.paths.imagesDir).map((i) => i.version),
     snapshots: (await zfs.snapshots(dataset)).map((s) => s.version),
     keepImages: config.space.keepImages,
-    protectedVersions: [readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null],
+    protectedVersions: [
+      readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null, readTrial(config.paths.grubDir),
+    ],
   });
   // Download files belong to one deployment; only the active one's may still be needed.
   const dl = config.paths.downloadsDir;

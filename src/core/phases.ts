@@ -23,6 +23,9 @@ export type Phase = (typeof PHASES)[number];
 
 export const TERMINAL: ReadonlySet<Phase> = new Set<Phase>(['committed', 'failed', 'rolled_back', 'cancelled']);
 
+/** The switch owns these: from the migration until the trial is committed or rolled back. */
+export const SWITCH_PHASES: ReadonlySet<Phase> = new Set<Phase>(['migrating', 'staged', 'rebooting', 'confirming']);
+
 /** Steps the prefetch runner performs: intent phase written before the effect, done phase after it. */
 export const STEPS = {
   download: { from: ['pending', 'downloading'], during: 'downloading', done: 'downloaded' },

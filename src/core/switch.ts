@@ -1,21 +1,19 @@
-// The switch: migrate config, write grub.cfg, arm a one-shot trial, reboot; after boot, confirm or record the fallback.
+// The switch up to the reboot: record the fallback, migrate config, write grub.cfg, arm a one-shot trial, reboot.
+// After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
-import type { Deployment } from '../state/store.js';
+import type { Deployment, DeploymentPatch } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageMounter } from '../adapters/image-mount.js';
 import type { BootFilesFlusher } from '../adapters/boot-flush.js';
 import type { Phase } from './phases.js';
-import { reconcileBoot } from './boot-reconcile.js';
 import { readCommittedVersion } from './device-facts.js';
 import { writeGrubCfg } from '../boot/grub-files.js';
-import { armTrial, disarmTrial, readTrial } from '../boot/grubenv.js';
+import { armTrial, disarmTrial } from '../boot/grubenv.js';
 import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
 import { stat, statfs } from 'node:fs/promises';
-import { runHealthChecks } from '../steps/health.js';
 import { imageMatches } from '../steps/export.js';
 import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
-import { applyRetention } from './cleanup.js';
 import { flushForGrub, renderGrubCfg } from './switch-grub.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
@@ -29,31 +27,37 @@ export interface SwitchDeps extends RunnerDeps {
   crashPoint?: (name: string) => void;
 }
 
-const at = (deps: SwitchDeps, name: string): void => deps.crashPoint?.(name);
+export const at = (deps: SwitchDeps, name: string): void => deps.crashPoint?.(name);
 
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
 const imagePathOf = (deps: SwitchDeps, version: number): string => join(deps.config.paths.imagesDir, `${version}.img`);
 
-function committedOrFail(deps: SwitchDeps): number {
+export function committedOrFail(deps: SwitchDeps): number {
   const c = readCommittedVersion(deps.store, deps.config);
   if (c === null) throw new UpgradeError('E_PREFLIGHT', 'no committed image is known: nothing to fall back to');
   return c;
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
-function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null): Deployment {
-  return deps.store.transition(d.id, phase, { bootId: deps.boot.bootId() }, event, data);
+export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
+  return deps.store.transition(d.id, phase, { ...patch, bootId: deps.boot.bootId() }, event, data);
 }
 
 /**
- * ready|migrating → migrating → staged. Pre-flight first (nothing is armed unless the device could boot it and
- * come back), then the migration (idempotent), then grub.cfg with the committed default, then the trial.
+ * ready|migrating → migrating → staged. The fallback recorded first, then pre-flight (nothing is armed unless the
+ * device could boot it and come back), the migration (idempotent), grub.cfg with the committed default, the trial.
  */
 export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployment> {
   const { config, log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
+  if (deps.store.getMeta('committed_version') === null) {
+    // Before the first commit nothing records the fallback, and "the booted image" becomes the trial once it boots
+    // (retention and check-in would take it for the committed one). From here it moves only with a commit.
+    deps.store.setMeta('committed_version', String(committed));
+    deps.store.journal('committed-recorded', d.id, { committed, how: 'the booted image, before the first trial' });
+  }
   const image = imagePathOf(deps, d.version);
   checkGrubenvWritable(config.paths.grubDir);
   if (d.phase === 'ready') {
@@ -138,87 +142,4 @@ export async function rebootIntoTrial(deps: SwitchDeps, id: number): Promise<nev
   at(deps, 'rebooting-recorded');
   deps.log.info({ id, version: d.version }, 'rebooting into the trial');
   return deps.rebooter.reboot(`upgrade-agent: trial boot of image ${d.version}`);
-}
-
-/** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
-export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
-  const { config, store, log } = deps;
-  let d = store.get(id);
-  if (d.phase !== 'confirming') d = enter(deps, d, 'confirming', 'confirm:start');
-  at(deps, 'confirming-recorded');
-  const report = await runHealthChecks(config.health);
-  store.journal('health', d.id, report);
-  at(deps, 'health-recorded');
-  if (!report.ok) {
-    const failed = report.results.filter((r) => !r.ok && r.kind !== 'wanted');
-    const reason = `health checks failed: ${failed.map((r) => `${r.name} (${r.exitCode ?? 'no exit'}): ${r.output}`).join('; ')}`;
-    store.update(d.id, { reasonCode: 'E_HEALTH', reason });
-    log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
-    // Grub consumed the trial on this boot: the next boot takes the committed default.
-    disarmTrial(config.paths.grubDir);
-    await flushForGrub(deps, d.id, 'disarmed');
-    return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
-  }
-  // Crash after this write and before the commit below: the next start finds the trial running and confirms again.
-  writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
-  await flushForGrub(deps, d.id, 'default-moved');
-  at(deps, 'default-moved');
-  store.setMeta('committed_version', String(d.version));
-  const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' });
-  log.info({ id, version: d.version }, 'image committed');
-  // Old images are dead weight now; tidying is best effort and never undoes the commit.
-  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
-  return { kind: 'committed', deployment: done };
-}
-
-async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
-  disarmTrial(deps.config.paths.grubDir);
-  writeGrubCfg(deps.config.paths.grubDir, renderGrubCfg(deps, committedOrFail(deps)));
-  await flushForGrub(deps, d.id, 'rolled-back');
-  const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
-  const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
-  deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
-  return { kind: 'rolled_back', deployment: done };
-}
-
-/** On every start: look at what actually booted and finish whatever the switch was doing. */
-export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutcome> {
-  const d = deps.store.active();
-  if (!d) return { kind: 'none', deployment: null };
-  const action = reconcileBoot({
-    phase: d.phase,
-    targetVersion: d.version,
-    bootedVersion: deps.boot.bootedVersion(),
-    rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
-    trialArmed: readTrial(deps.config.paths.grubDir) === d.version,
-  });
-  deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
-  switch (action.kind) {
-    case 'none':
-      return { kind: 'none', deployment: d };
-    case 'confirm':
-      return confirmTrial(deps, d.id);
-    case 'rolled-back':
-      return rollBack(deps, d, action.reason);
-    case 'stage':
-      await stageOrFail(deps, d.id);
-      return rebootIntoTrial(deps, d.id);
-    case 'reboot':
-      return rebootIntoTrial(deps, d.id);
-  }
-}
-
-/** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */
-export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome> {
-  const d = deps.store.active();
-  if (!d || !['migrating', 'staged', 'rebooting', 'confirming'].includes(d.phase)) {
-    throw new UpgradeError('E_NO_DEPLOYMENT', 'no trial to roll back');
-  }
-  if (deps.boot.bootedVersion() === d.version) {
-    deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
-    disarmTrial(deps.config.paths.grubDir);
-    await flushForGrub(deps, d.id, 'disarmed');
-    return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
-  }
-  return rollBack(deps, d, 'rolled back by the operator before the trial boot');
 }

@@ -8,7 +8,8 @@ import { resumeAction } from '../core/phases.js';
 import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
 import { wireSwitch } from '../wiring.js';
-import { reconcileAfterStart, operatorRollback, type SwitchDeps } from '../core/switch.js';
+import type { SwitchDeps } from '../core/switch.js';
+import { reconcileAfterStart, operatorRollback } from '../core/confirm.js';
 import { windowGate } from '../core/window-gate.js';
 import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
 

@@ -56,6 +56,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE deployments ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0`,
   // Journal retention: the prune by age at every append reads this range instead of scanning the table.
   `CREATE INDEX journal_by_at ON journal(at)`,
+  // Confirm attempts of a trial, counted before its health checks run: the bound on boots into an unconfirmed trial.
+  `ALTER TABLE deployments ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export function stateDbPath(stateDir: string): string {

@@ -33,6 +33,7 @@ export interface Deployment {
   bootId: string | null;
   postponements: number;
   readyAt: number | null;
+  confirmAttempts: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -57,6 +58,7 @@ export type DeploymentPatch = Partial<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
     | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
+    | 'confirmAttempts'
   >
 >;
 
@@ -121,8 +123,13 @@ export class Store {
     return (this.db.prepare('SELECT * FROM deployments ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toDeployment);
   }
 
-  /** Moves a deployment to `to` (refusing illegal edges), applying `patch` and journaling, atomically. */
-  transition(id: number, to: Phase, patch: DeploymentPatch = {}, event = 'phase', data: unknown = undefined): Deployment {
+  /**
+   * Moves a deployment to `to` (refusing illegal edges), applying `patch`, setting `meta` keys and journaling,
+   * atomically (the commit moves `committed_version` with the phase: neither is ever seen without the other).
+   */
+  transition(
+    id: number, to: Phase, patch: DeploymentPatch = {}, event = 'phase', data: unknown = undefined, meta: Readonly<Record<string, string>> = {},
+  ): Deployment {
     this.db.transaction(() => {
       const cur = this.get(id);
       if (!canTransition(cur.phase, to)) {
@@ -131,6 +138,7 @@ export class Store {
         });
       }
       this.applyPatch(id, { ...patch }, to);
+      for (const [k, v] of Object.entries(meta)) this.setMeta(k, v);
       this.appendJournal(id, event, cur.phase, to, data ?? (patch.reasonCode ? { code: patch.reasonCode, reason: patch.reason } : null));
     })();
     return this.get(id);

@@ -61,6 +61,12 @@ function assertBootSelectionSafe(dev: Device): void {
   expect(second.version).toBe(dflt);
 }
 
+function failHealth(dev: Device): void {
+  const c = JSON.parse(readFileSync(dev.configPath, 'utf8')) as { health: { required: string[] } };
+  c.health.required = ['echo "app did not start" >&2; exit 3'];
+  writeFileSync(dev.configPath, JSON.stringify(c));
+}
+
 async function deviceBootFiles(dev: Device) {
   return {
     grubDir: grubDir(dev), imagesDir: join(dev.host, 'images'), cmdlineFile: join(dev.dir, 'cmdline'), bootIdFile: join(dev.dir, 'boot_id'),
@@ -69,12 +75,18 @@ async function deviceBootFiles(dev: Device) {
 }
 
 describe('kill -9 at every switch step boundary', () => {
-  const cases = POINTS.flatMap(([point, cmd]) => [[point, cmd, 'restart'], [point, cmd, 'power cut']] as const);
-  // Only an unconfirmed trial that loses power falls back (Grub consumed it); everything else finishes the upgrade.
-  const expected = (point: string, cmd: string, after: string): string =>
-    after === 'power cut' && cmd === 'confirm' && point !== 'default-moved' ? 'rolled_back' : 'committed';
-  it.each(cases)('%s (%s), then %s: settles, never stuck, never two trials', async (point, cmd, after) => {
-    const dev = await makeDevice(fleet, `crash-${point}-${after === 'restart' ? 'r' : 'p'}`);
+  const cases: (readonly [string, 'apply' | 'confirm', 'restart' | 'power cut', 'healthy' | 'unhealthy'])[] = [
+    ...POINTS.flatMap(([point, cmd]) => [[point, cmd, 'restart', 'healthy'], [point, cmd, 'power cut', 'healthy']] as const),
+    // grub.cfg already defaults to the trial and the commit is not recorded; now the health check fails.
+    ['default-moved', 'confirm', 'restart', 'unhealthy'],
+    ['default-moved', 'confirm', 'power cut', 'unhealthy'],
+  ];
+  // Only an unconfirmed trial that loses power falls back (Grub consumed it), or one that turns unhealthy;
+  // everything else finishes the upgrade.
+  const expected = (point: string, cmd: string, after: string, health: string): string =>
+    health === 'unhealthy' || (after === 'power cut' && cmd === 'confirm' && point !== 'default-moved') ? 'rolled_back' : 'committed';
+  it.each(cases)('%s (%s), then %s, %s: settles, never stuck, never two trials', async (point, cmd, after, health) => {
+    const dev = await makeDevice(fleet, `crash-${point}-${after === 'restart' ? 'r' : 'p'}${health === 'healthy' ? '' : '-u'}`);
     try {
       await dev.cli(['check-in']);
       await dev.cli(['grub-cfg', '--print']).then(async (r) => {
@@ -85,6 +97,7 @@ describe('kill -9 at every switch step boundary', () => {
       const killed = await killedAt(dev, cmd, point);
       expect(killed.signal).toBe('SIGKILL');
       assertBootSelectionSafe(dev);
+      if (health === 'unhealthy') failHealth(dev);
       if (after === 'power cut') await sandboxBoot(await deviceBootFiles(dev));
 
       // Start the agent again (the boot-time confirm unit does this) until the deployment settles.
@@ -95,7 +108,7 @@ describe('kill -9 at every switch step boundary', () => {
         await dev.cli(['confirm']);
         assertBootSelectionSafe(dev);
       }
-      expect(phase).toBe(expected(point, cmd, after));
+      expect(phase).toBe(expected(point, cmd, after, health));
       const st = await dev.statusJson();
       const cfg = readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8');
       expect(readTrial(grubDir(dev))).toBeNull();
@@ -105,7 +118,43 @@ describe('kill -9 at every switch step boundary', () => {
       } else {
         expect(st.committedVersion).toBe(1);
         expect(cfg).toContain('set default="img-1"');
+        expect(readFileSync(join(dev.dir, 'cmdline'), 'utf8')).toContain('ua.image=/images/1.img');
+        if (health === 'unhealthy') expect(st.deployment?.lastError?.code).toBe('E_HEALTH');
       }
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('grub.cfg moved to the trial, then every start dies in the health checks: rolled back on 1 after a bounded number of boots', async () => {
+    const dev = await makeDevice(fleet, 'crash-confirm-loop');
+    try {
+      await dev.cli(['check-in']);
+      writeFileSync(join(grubDir(dev), 'grub.cfg'), `${(await dev.cli(['grub-cfg', '--print'])).stdout}\n`);
+      await dev.cli(['apply', '--now']);
+      expect((await killedAt(dev, 'confirm', 'default-moved')).signal).toBe('SIGKILL');
+      // A health check that hangs the machine: each start is cut short before a verdict, and the power cycle
+      // boots grub.cfg's default, which is the trial now.
+      let phase = '';
+      let starts = 0;
+      for (; starts < 8; starts++) {
+        phase = (await dev.statusJson()).deployment?.phase ?? '';
+        if (phase === 'committed' || phase === 'rolled_back') break;
+        await sandboxBoot(await deviceBootFiles(dev));
+        await killedAt(dev, 'confirm', 'confirming-recorded');
+        assertBootSelectionSafe(dev);
+      }
+      // Before: the trial booted again at every power cycle, and the phase stayed `confirming` forever.
+      expect(phase).toBe('rolled_back');
+      expect(starts).toBeLessThanOrEqual(4);
+      const st = await dev.statusJson();
+      expect(st.deployment?.lastError?.code).toBe('E_TRIAL_FAILED');
+      expect(st.committedVersion).toBe(1);
+      expect(readTrial(grubDir(dev))).toBeNull();
+      expect(readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8')).toContain('set default="img-1"');
+      expect(readFileSync(join(dev.dir, 'cmdline'), 'utf8')).toContain('ua.image=/images/1.img');
+      // The next start is quiet.
+      expect((await dev.cli(['confirm'])).stdout).toMatch(/nothing to confirm/);
     } finally {
       await dev.close();
     }

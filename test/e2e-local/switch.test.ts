@@ -1,9 +1,9 @@
 // The switch in the sandbox: apply -> (sandbox reboot through the real grub.cfg/grubenv) -> confirm or fall back.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { startFleet, makeDevice, type Fleet, type Device } from '../support/device-sandbox.js';
+import { startFleet, makeDevice, CLI, type Fleet, type Device } from '../support/device-sandbox.js';
 
 let fleet: Fleet;
 
@@ -23,6 +23,11 @@ async function grubenvList(dev: Device): Promise<string> {
 }
 async function catInImage(image: string, path: string): Promise<string> {
   return (await execa('debugfs', ['-R', `cat ${path}`, image])).stdout;
+}
+const grubDefault = (dev: Device): string | undefined => /set default="([^"]*)"/.exec(readFileSync(join(grubDir(dev), 'grub.cfg'), 'utf8'))?.[1];
+async function snapshots(dev: Device): Promise<string[]> {
+  const r = await execa('zfs', ['list', '-H', '-t', 'snapshot', '-o', 'name', '-r', `${dev.pool.name}/images`]);
+  return r.stdout.split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('@')));
 }
 interface LooseConfig { window?: unknown; health: { required: string[] } }
 function setConfig(dev: Device, patch: (c: LooseConfig) => void): void {
@@ -153,6 +158,70 @@ describe('switch in the sandbox', () => {
       expect(r.stderr).toContain('E_PREFLIGHT');
       expect((await dev.statusJson()).deployment?.phase).toBe('failed');
       expect(booted(dev)).toContain('ua.image=/images/1.img');
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('killed after grub.cfg moved to the trial, then unhealthy: back on 1 and rolled_back within a bounded number of boots', async () => {
+    const dev = await makeDevice(fleet, 'loop');
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      await dev.cli(['apply', '--now']);
+      const killed = await execa('node', [CLI, 'confirm', '--config', dev.configPath], { reject: false, env: { UPGRADE_AGENT_CRASH_AT: 'default-moved' } });
+      expect(killed.signal).toBe('SIGKILL');
+      // The window: grub.cfg already defaults to the trial, the commit is not recorded.
+      expect(grubDefault(dev)).toBe('img-2');
+      setConfig(dev, (c) => { c.health.required = ['echo "app did not start" >&2; exit 3']; });
+      // Start the agent again (the boot-time confirm unit does this at every boot) until the deployment settles.
+      const boots: string[] = [];
+      let phase = '';
+      for (let i = 0; i < 5; i++) {
+        phase = (await dev.statusJson()).deployment?.phase ?? '';
+        if (phase === 'committed' || phase === 'rolled_back') break;
+        await dev.cli(['confirm']);
+        boots.push(booted(dev));
+      }
+      // Before: every run rebooted into the trial (grub.cfg still defaulted to it), phase confirming forever.
+      expect(phase).toBe('rolled_back');
+      expect(boots.length).toBeLessThanOrEqual(2);
+      expect(booted(dev)).toContain('ua.image=/images/1.img');
+      expect(grubDefault(dev)).toBe('img-1');
+      const st = await dev.statusJson();
+      expect(st.deployment?.lastError?.code).toBe('E_HEALTH');
+      expect(st.committedVersion).toBe(1);
+      expect(st.trialVersion).toBeNull();
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('before the first commit the fallback is image 1: status and check-in say so, cleanup during the trial keeps image 1 and @1', async () => {
+    const dev = await makeDevice(fleet, 'first', { space: { reserveBytes: 0, keepImages: 1 } });
+    try {
+      fleet.target.version = 2;
+      await dev.cli(['check-in']);
+      await dev.cli(['apply', '--now']);
+      expect(booted(dev)).toContain('ua.image=/images/2.img');
+      // During the trial: nothing is committed but image 1, whatever booted.
+      const r = await dev.cli(['cleanup'], { reject: false });
+      expect(existsSync(join(dev.host, 'images', '1.img'))).toBe(true);
+      expect(await snapshots(dev)).toContain('@1');
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('E_SWITCH_ACTIVE');
+      expect((await dev.statusJson()).committedVersion).toBe(1);
+      await dev.cli(['check-in']);
+      expect(fleet.reports.filter((x) => x.deviceId === 'first').at(-1)).toMatchObject({ bootedVersion: 2, committedVersion: 1 });
+
+      // The commit moves it, together with grub.cfg's default; retention then may drop image 1.
+      expect((await dev.cli(['confirm'])).stdout).toMatch(/committed: image 2/);
+      expect((await dev.statusJson()).committedVersion).toBe(2);
+      expect(grubDefault(dev)).toBe('img-2');
+      await dev.cli(['cleanup']);
+      expect(existsSync(join(dev.host, 'images', '2.img'))).toBe(true);
+      expect(existsSync(join(dev.host, 'images', '1.img'))).toBe(false);
+      expect(await snapshots(dev)).toContain('@2');
     } finally {
       await dev.close();
     }

@@ -25,6 +25,8 @@ export interface Fleet {
   server: FleetServer;
   /** What POST /v1/checkin answers with: the target version (manifest under manifests/). */
   target: { version: number | null };
+  /** Every check-in report the server received, oldest first. */
+  reports: { deviceId?: string; bootedVersion?: number | null; committedVersion?: number | null }[];
   publishVersion(version: number, from: number[] | 'all', full?: boolean): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,14 +41,18 @@ export async function startFleet(opts: { versions: number; sizeMiB?: number; blo
   const www = join(dir, 'www');
   mkdirSync(www, { recursive: true });
   const target: { version: number | null } = { version: null };
+  const reports: Fleet['reports'] = [];
   const server = await startFleetServer({
     root: www,
     tls: { key: ca.key, cert: ca.cert },
-    checkin: () => ({ target: target.version === null ? null : { version: target.version, manifest: `manifests/${target.version}.json` } }),
+    checkin: (body) => {
+      reports.push(body as Fleet['reports'][number]);
+      return { target: target.version === null ? null : { version: target.version, manifest: `manifests/${target.version}.json` } };
+    },
   });
   const zfs = new ZfsCli({ busyTimeoutSec: 30, log: silentLogger() });
   return {
-    dir, ca, key, pubPool, images, www, server, target,
+    dir, ca, key, pubPool, images, www, server, target, reports,
     publishVersion: async (version, from, full = true) => {
       await publish({ zfs, now: () => Date.now() }, {
         dataset: images.dataset, outDir: www, version, label: `test ${version}`, hardware: ['test-board'], channel: 'stable',

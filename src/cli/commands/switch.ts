@@ -2,7 +2,7 @@
 import type { Config } from '../../config.js';
 import { thawGrubFilesystem, wireAgent, wireSwitch } from '../../wiring.js';
 import { windowGate } from '../../core/window-gate.js';
-import { reconcileAfterStart, operatorRollback } from '../../core/switch.js';
+import { reconcileAfterStart, operatorRollback } from '../../core/confirm.js';
 import { renderGrubCfg } from '../../core/switch-grub.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
 import { acquireRunnerLock, waitForRunnerLock } from '../../daemon/lock.js';
