@@ -54,7 +54,7 @@ export interface DownloadResult {
 
 /** Errors that blame one mirror: the next one may do better. Everything else ends the download at once. */
 const MIRROR_FAILURES = new Set<ErrorCode>([
-  'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_DOWNLOAD_SLOW',
+  'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_HTTP_REDIRECT', 'E_DOWNLOAD_SLOW',
   'E_DOWNLOAD_TRUNCATED', 'E_DOWNLOAD_TOO_LARGE', 'E_DOWNLOAD_HASH',
 ]);
 /** Bytes that must never be trusted again: the partial file goes. */

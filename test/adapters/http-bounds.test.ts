@@ -154,6 +154,9 @@ describe('redirects: same scheme, few hops, the pinned CA on every hop', () => {
       expect(ok.sha256).toBe(p.sha256);
       const err = await rejection(downloadStream({ ...fx.opts(p), urls: [`${fx.server.url}/cdn/h.zfs`] }));
       expect(err.code).toBe('E_HTTP_REDIRECT');
+      // A refused redirect blames that mirror only: the next one serves the stream.
+      const next = await downloadStream({ ...fx.opts(p), urls: [`${fx.server.url}/cdn/h.zfs`, `${fx.server.url}/cdn/r.zfs`] });
+      expect(next.url).toBe(`${fx.server.url}/cdn/r.zfs`);
       expect(plainHits).toEqual([]);
     } finally {
       fx.server.faults.redirects = undefined;
