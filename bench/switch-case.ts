@@ -10,6 +10,8 @@ import { Store } from '../src/state/store.js';
 import { stageTrial, type SwitchDeps } from '../src/core/switch.js';
 import { KernelBootInfo, SystemdRebooter } from '../src/adapters/boot.js';
 import { IoctlBootFlusher } from '../src/adapters/boot-flush.js';
+import { FileGrubPort } from '../src/adapters/grub-port.js';
+import { renderGrubCfg } from '../src/core/switch-grub.js';
 import { LoopMounter } from '../src/adapters/image-mount.js';
 import { ZfsCli } from '../src/adapters/zfs.js';
 import { createDispatcher } from '../src/adapters/http.js';
@@ -97,7 +99,10 @@ export async function benchSwitch(reps: number, imageMiB = 1024, dataMiB = 240):
           boot: new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam, config.boot.bootIdFile),
           rebooter: new SystemdRebooter('false'),
           mounter: new LoopMounter({ runtimeDir: config.migrate.runtimeDir }),
-          bootFlush: new IoctlBootFlusher(),
+          grub: new FileGrubPort({
+            grubDir: config.paths.grubDir, render: (v) => renderGrubCfg({ config }, v), flusher: new IoctlBootFlusher(), log,
+            journal: (event, data) => store.journal(event, d.id, data),
+          }),
         };
         await execa('sync');
         const t0 = performance.now();

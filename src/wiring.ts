@@ -13,6 +13,8 @@ import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
 import { SandboxRebooter } from './sandbox/rebooter.js';
 import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
+import { FileGrubPort } from './adapters/grub-port.js';
+import { renderGrubCfg } from './core/switch-grub.js';
 
 export interface Agent extends RunnerDeps {
   close(): void;
@@ -78,9 +80,18 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
       }
     : undefined;
   return {
-    ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), bootFlush: bootFilesFlusher(),
+    ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), grub: grubPort(agent),
     ...(crashPoint ? { crashPoint } : {}),
   };
+}
+
+/** Grub's files in paths.grubDir; each write's flush is journaled on the active deployment (the one writing them). */
+export function grubPort(agent: Agent): FileGrubPort {
+  const { store } = agent;
+  return new FileGrubPort({
+    grubDir: agent.config.paths.grubDir, render: (v) => renderGrubCfg(agent, v), flusher: bootFilesFlusher(), log: agent.log,
+    journal: (event, data) => store.journal(event, store.active()?.id ?? null, data),
+  });
 }
 
 export function bootFilesFlusher(): BootFilesFlusher {

@@ -2,11 +2,9 @@
 // fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts.
 import type { Deployment } from '../state/store.js';
 import { reconcileBoot } from './boot-reconcile.js';
-import { writeGrubCfg } from '../boot/grub-files.js';
-import { disarmTrial, readTrial } from '../boot/grubenv.js';
+import type { GrubWrite } from '../boot/grub-port.js';
 import { runHealthChecks } from '../steps/health.js';
 import { applyRetention } from './cleanup.js';
-import { flushForGrub, renderGrubCfg } from './switch-grub.js';
 import { at, committedOrFail, enter, rebootIntoTrial, stageOrFail, type SwitchDeps, type SwitchOutcome } from './switch.js';
 import { SWITCH_PHASES } from './phases.js';
 import { UpgradeError } from '../errors.js';
@@ -16,11 +14,8 @@ import { UpgradeError } from '../errors.js';
  * flushed for Grub. Every way a trial ends without a commit passes here before its reboot: grub.cfg may already
  * default to the trial (a cut between moving it and recording the commit), and a reboot would then boot it again.
  */
-async function restoreCommittedBoot(deps: SwitchDeps, id: number, after: string): Promise<void> {
-  const { grubDir } = deps.config.paths;
-  disarmTrial(grubDir);
-  writeGrubCfg(grubDir, renderGrubCfg(deps, committedOrFail(deps)));
-  await flushForGrub(deps, id, after);
+async function restoreCommittedBoot(deps: SwitchDeps, why: GrubWrite): Promise<void> {
+  await deps.grub.restoreCommitted(committedOrFail(deps), why);
 }
 
 /** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
@@ -40,13 +35,12 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
     store.update(d.id, { reasonCode: 'E_HEALTH', reason });
     log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
     // Grub consumed the trial on this boot; the default must be the committed image too, then the next boot is.
-    await restoreCommittedBoot(deps, d.id, 'unhealthy');
+    await restoreCommittedBoot(deps, 'unhealthy');
     return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
   }
   // Crash after this write and before the commit below: the next start finds the trial running and confirms again
   // (or, should it fail then, puts the committed default back before its reboot).
-  writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
-  await flushForGrub(deps, d.id, 'default-moved');
+  await deps.grub.setDefault(d.version, 'default-moved');
   at(deps, 'default-moved');
   // The committed image moves with the phase, in one transaction, and only after Grub's default did.
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' }, {
@@ -59,7 +53,7 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
 }
 
 async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
-  await restoreCommittedBoot(deps, d.id, 'rolled-back');
+  await restoreCommittedBoot(deps, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
   deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
@@ -85,7 +79,7 @@ export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutco
     targetVersion: d.version,
     bootedVersion: deps.boot.bootedVersion(),
     rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
-    trialArmed: readTrial(deps.config.paths.grubDir) === d.version,
+    trialArmed: deps.grub.trialArmed() === d.version,
     confirmAttempts: d.confirmAttempts,
   });
   deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
@@ -114,7 +108,7 @@ export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome>
   }
   if (deps.boot.bootedVersion() === d.version) {
     deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
-    await restoreCommittedBoot(deps, d.id, 'disarmed');
+    await restoreCommittedBoot(deps, 'disarmed');
     return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
   }
   return rollBack(deps, d, 'rolled back by the operator before the trial boot');

@@ -5,16 +5,13 @@ import type { RunnerDeps } from './runner.js';
 import type { Deployment, DeploymentPatch } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageMounter } from '../adapters/image-mount.js';
-import type { BootFilesFlusher } from '../adapters/boot-flush.js';
+import type { GrubPort } from '../boot/grub-port.js';
 import type { Phase } from './phases.js';
 import { readCommittedVersion } from './device-facts.js';
-import { writeGrubCfg } from '../boot/grub-files.js';
-import { armTrial, disarmTrial } from '../boot/grubenv.js';
 import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
 import { stat, statfs } from 'node:fs/promises';
 import { imageMatches } from '../steps/export.js';
-import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
-import { flushForGrub, renderGrubCfg } from './switch-grub.js';
+import { checkBootFiles } from '../steps/preflight.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
@@ -22,7 +19,8 @@ export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
   rebooter: Rebooter;
   mounter: ImageMounter;
-  bootFlush: BootFilesFlusher;
+  /** Grub's files: every write atomic, flushed for Grub and journaled inside the port. */
+  grub: GrubPort;
   /** Named step boundaries; the crash tests kill the process at each one (a no-op otherwise). */
   crashPoint?: (name: string) => void;
 }
@@ -59,7 +57,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
     deps.store.journal('committed-recorded', d.id, { committed, how: 'the booted image, before the first trial' });
   }
   const image = imagePathOf(deps, d.version);
-  checkGrubenvWritable(config.paths.grubDir);
+  deps.grub.checkWritable();
   if (d.phase === 'ready') {
     // The migration changes the image, so its signed hash can only be checked before the first one. The export
     // hashed it; unless the file changed since (inode, size, mtime, ctime), that proof still holds.
@@ -90,12 +88,8 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   });
   deps.store.journal('migrated', d.id, { counts: report.counts, recoveredMounts: report.recoveredMounts });
   at(deps, 'migrated');
-  const cfg = renderGrubCfg(deps, committed);
-  checkEntryHasPanic(cfg, d.version);
-  writeGrubCfg(config.paths.grubDir, cfg);
-  at(deps, 'grub-cfg-written');
-  armTrial(config.paths.grubDir, d.version);
-  await flushForGrub(deps, d.id, 'trial-armed');
+  // grub.cfg with the committed default first, the trial armed last (the port flushes both for Grub).
+  await deps.grub.armTrial(d.version, committed, () => at(deps, 'grub-cfg-written'));
   log.info({ id, version: d.version, committed }, 'trial armed');
   at(deps, 'trial-armed');
   const staged = enter(deps, d, 'staged', 'switch:staged');
@@ -113,8 +107,7 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
     return await stageTrial(deps, id);
   } catch (raw) {
     const err = asUpgradeError(raw);
-    disarmTrial(deps.config.paths.grubDir);
-    await flushForGrub(deps, id, 'disarmed');
+    await deps.grub.disarm('disarmed');
     deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
     deps.log.error({ id, code: err.code, err: err.message }, 'switch failed before the reboot');
     throw err;
