@@ -9,6 +9,7 @@ import { ZfsCli } from './adapters/zfs.js';
 import { createDispatcher } from './adapters/http.js';
 import type { RunnerDeps } from './core/runner.js';
 import type { SwitchDeps } from './core/switch.js';
+import type { SwitchCrashPoint } from './core/switch-policy.js';
 import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
 import { SandboxRebooter } from './sandbox/rebooter.js';
 import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
@@ -75,7 +76,7 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
   // Test hook for the crash tests: SIGKILL this process at one named step boundary of the switch.
   const crashAt = process.env['UPGRADE_AGENT_CRASH_AT'];
   const crashPoint = crashAt
-    ? (name: string): void => {
+    ? (name: SwitchCrashPoint): void => {
         if (name === crashAt) process.kill(process.pid, 'SIGKILL');
       }
     : undefined;

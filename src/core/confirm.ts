@@ -1,7 +1,7 @@
 // The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit), record the
 // fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts.
 import type { Deployment } from '../state/store.js';
-import { reconcileBoot } from './boot-reconcile.js';
+import { nextAction } from './switch-policy.js';
 import type { GrubWrite } from '../boot/grub-port.js';
 import { runHealthChecks } from '../steps/health.js';
 import { applyRetention } from './cleanup.js';
@@ -74,17 +74,12 @@ async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Pr
 export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutcome> {
   const d = deps.store.active();
   if (!d) return { kind: 'none', deployment: null };
-  const action = reconcileBoot({
-    phase: d.phase,
-    targetVersion: d.version,
-    bootedVersion: deps.boot.bootedVersion(),
-    rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
-    trialArmed: deps.grub.trialArmed() === d.version,
-    confirmAttempts: d.confirmAttempts,
-  });
+  const action = nextAction(d, { bootedVersion: deps.boot.bootedVersion(), bootId: deps.boot.bootId(), trialArmed: deps.grub.trialArmed() });
   deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
   switch (action.kind) {
     case 'none':
+    case 'step':
+    case 'wait-window':
       return { kind: 'none', deployment: d };
     case 'confirm':
       return confirmTrial(deps, d.id);

@@ -7,6 +7,7 @@ import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageMounter } from '../adapters/image-mount.js';
 import type { GrubPort } from '../boot/grub-port.js';
 import type { Phase } from './phases.js';
+import type { SwitchCrashPoint } from './switch-policy.js';
 import { readCommittedVersion } from './device-facts.js';
 import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
 import { stat, statfs } from 'node:fs/promises';
@@ -21,11 +22,11 @@ export interface SwitchDeps extends RunnerDeps {
   mounter: ImageMounter;
   /** Grub's files: every write atomic, flushed for Grub and journaled inside the port. */
   grub: GrubPort;
-  /** Named step boundaries; the crash tests kill the process at each one (a no-op otherwise). */
-  crashPoint?: (name: string) => void;
+  /** Named step boundaries (SWITCH_STEPS); the crash tests kill the process at each one (a no-op otherwise). */
+  crashPoint?: (name: SwitchCrashPoint) => void;
 }
 
-export const at = (deps: SwitchDeps, name: string): void => deps.crashPoint?.(name);
+export const at = (deps: SwitchDeps, name: SwitchCrashPoint): void => deps.crashPoint?.(name);
 
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
