@@ -15,6 +15,8 @@ import { SandboxRebooter } from './sandbox/rebooter.js';
 import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
 import { FileGrubPort } from './adapters/grub-port.js';
+import { LoopImageStager } from './adapters/image-stager.js';
+import { runHealthChecks } from './steps/health.js';
 import { renderGrubCfg } from './core/switch-grub.js';
 
 export interface Agent extends RunnerDeps {
@@ -61,7 +63,7 @@ export function packageVersion(): string {
   }
 }
 
-/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), loop mounts. */
+/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), Grub's files, the image, health. */
 export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}): SwitchDeps {
   const b = agent.config.boot;
   const boot = new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile);
@@ -81,7 +83,9 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
       }
     : undefined;
   return {
-    ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), grub: grubPort(agent),
+    ...agent, boot, rebooter, grub: grubPort(agent),
+    stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), migrate: agent.config.migrate, log: agent.log }),
+    health: { check: () => runHealthChecks(agent.config.health) },
     ...(crashPoint ? { crashPoint } : {}),
   };
 }

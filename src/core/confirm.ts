@@ -1,11 +1,9 @@
 // The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit), record the
-// fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts.
+// fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts; when: drive.ts.
 import type { Deployment } from '../state/store.js';
-import { nextAction } from './switch-policy.js';
 import type { GrubWrite } from '../boot/grub-port.js';
-import { runHealthChecks } from '../steps/health.js';
 import { applyRetention } from './cleanup.js';
-import { at, committedOrFail, enter, rebootIntoTrial, stageOrFail, type SwitchDeps, type SwitchOutcome } from './switch.js';
+import { at, committedOrFail, enter, type SwitchDeps, type SwitchOutcome } from './switch.js';
 import { SWITCH_PHASES } from './phases.js';
 import { UpgradeError } from '../errors.js';
 
@@ -20,13 +18,13 @@ async function restoreCommittedBoot(deps: SwitchDeps, why: GrubWrite): Promise<v
 
 /** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
 export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
-  const { config, store, log } = deps;
+  const { store, log } = deps;
   const d0 = store.get(id);
   // Counted before the checks run, so one that hangs or kills the machine counts too (MAX_CONFIRM_ATTEMPTS bounds it).
   const attempt = d0.confirmAttempts + 1;
   const d = enter(deps, d0, 'confirming', 'confirm:start', { attempt }, { confirmAttempts: attempt });
   at(deps, 'confirming-recorded');
-  const report = await runHealthChecks(config.health);
+  const report = await deps.health.check();
   store.journal('health', d.id, report);
   at(deps, 'health-recorded');
   if (!report.ok) {
@@ -52,7 +50,7 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   return { kind: 'committed', deployment: done };
 }
 
-async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
+export async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
   await restoreCommittedBoot(deps, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
@@ -65,34 +63,9 @@ async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promis
  * before the reboot (after Grub's files point at the committed image): the deployment ends within a bounded number
  * of boots even if that reboot landed on the trial again.
  */
-async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
+export async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
   await rollBack(deps, d, reason);
   return deps.rebooter.reboot(`upgrade-agent: image ${d.version} given up: ${reason}`);
-}
-
-/** On every start: look at what actually booted and finish whatever the switch was doing. */
-export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutcome> {
-  const d = deps.store.active();
-  if (!d) return { kind: 'none', deployment: null };
-  const action = nextAction(d, { bootedVersion: deps.boot.bootedVersion(), bootId: deps.boot.bootId(), trialArmed: deps.grub.trialArmed() });
-  deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
-  switch (action.kind) {
-    case 'none':
-    case 'step':
-    case 'wait-window':
-      return { kind: 'none', deployment: d };
-    case 'confirm':
-      return confirmTrial(deps, d.id);
-    case 'rolled-back':
-      return rollBack(deps, d, action.reason);
-    case 'abandon':
-      return abandonTrial(deps, d, action.reason);
-    case 'stage':
-      await stageOrFail(deps, d.id);
-      return rebootIntoTrial(deps, d.id);
-    case 'reboot':
-      return rebootIntoTrial(deps, d.id);
-  }
 }
 
 /** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */

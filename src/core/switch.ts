@@ -4,22 +4,23 @@ import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
 import type { Deployment, DeploymentPatch } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
-import type { ImageMounter } from '../adapters/image-mount.js';
+import type { ImageStager } from '../adapters/image-stager.js';
+import type { HealthReport } from '../steps/health.js';
 import type { GrubPort } from '../boot/grub-port.js';
 import type { Phase } from './phases.js';
 import type { SwitchCrashPoint } from './switch-policy.js';
 import { readCommittedVersion } from './device-facts.js';
-import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
-import { stat, statfs } from 'node:fs/promises';
 import { imageMatches } from '../steps/export.js';
-import { checkBootFiles } from '../steps/preflight.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
   rebooter: Rebooter;
-  mounter: ImageMounter;
+  /** The image side of staging: repair after a cut, pre-flight inside the image, the migration. */
+  stager: ImageStager;
+  /** The trial's health checks (config.health on a device). */
+  health: { check(): Promise<HealthReport> };
   /** Grub's files: every write atomic, flushed for Grub and journaled inside the port. */
   grub: GrubPort;
   /** Named step boundaries (SWITCH_STEPS); the crash tests kill the process at each one (a no-op otherwise). */
@@ -48,7 +49,7 @@ export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: stri
  * device could boot it and come back), the migration (idempotent), grub.cfg with the committed default, the trial.
  */
 export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployment> {
-  const { config, log } = deps;
+  const { log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
   if (deps.store.getMeta('committed_version') === null) {
@@ -73,20 +74,10 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   } else if (d.phase === 'migrating') {
     d = enter(deps, d, 'migrating', 'switch:resume');
     // Cut mid-migration: the image's journal may need replaying before anything (even a read-only mount) can use it.
-    const recovered = await recoverInterruptedImage({ mounter: deps.mounter, log }, image);
-    deps.store.journal('image-recovered', d.id, recovered);
+    deps.store.journal('image-recovered', d.id, await deps.stager.recover(image));
   }
-  const mp = await deps.mounter.makeMountpoint();
-  try {
-    await deps.mounter.mount(image, mp, { readOnly: true });
-    checkBootFiles(mp);
-    await checkMigrationRoom(deps, mp);
-  } finally {
-    await deps.mounter.unmount(mp);
-  }
-  const report = await migrateIntoImage({ mounter: deps.mounter, log }, {
-    imagePath: image, sourceRoot: config.migrate.sourceRoot, allow: config.migrate.allow, deny: config.migrate.deny, dryRun: false,
-  });
+  await deps.stager.preflight(image);
+  const report = await deps.stager.migrate(image);
   deps.store.journal('migrated', d.id, { counts: report.counts, recoveredMounts: report.recoveredMounts });
   at(deps, 'migrated');
   // grub.cfg with the committed default first, the trial armed last (the port flushes both for Grub).
@@ -112,21 +103,6 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
     deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
     deps.log.error({ id, code: err.code, err: err.message }, 'switch failed before the reboot');
     throw err;
-  }
-}
-
-/** Pre-flight: the files the migration would write fit in the image (plus a margin for directories and inodes). */
-async function checkMigrationRoom(deps: SwitchDeps, imageRoot: string): Promise<void> {
-  const m = deps.config.migrate;
-  const plan = await planMigration({ sourceRoot: m.sourceRoot, allow: m.allow, deny: m.deny }, imageRoot);
-  let need = 1 << 20;
-  for (const e of plan.entries) {
-    if (e.kind === 'file' && (e.action === 'create' || e.action === 'update')) need += (await stat(join(m.sourceRoot, e.path))).size;
-  }
-  const fs = await statfs(imageRoot);
-  const free = fs.bavail * fs.bsize;
-  if (free < need) {
-    throw new UpgradeError('E_PREFLIGHT', `the image has ${free} bytes free, the migration needs ${need}`, { context: { free, need } });
   }
 }
 
