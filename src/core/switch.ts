@@ -29,6 +29,12 @@ export interface SwitchDeps extends RunnerDeps {
 
 export const at = (deps: SwitchDeps, name: SwitchCrashPoint): void => deps.crashPoint?.(name);
 
+/**
+ * The process ends here (a kill at a crash point, in-process): what an in-process hook throws instead of SIGKILL. No
+ * catch handles it, so nothing is recorded that a killed process could not have recorded.
+ */
+export class ProcessEnd extends Error {}
+
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
 const imagePathOf = (deps: SwitchDeps, version: number): string => join(deps.config.paths.imagesDir, `${version}.img`);
@@ -98,6 +104,7 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
   try {
     return await stageTrial(deps, id);
   } catch (raw) {
+    if (raw instanceof ProcessEnd) throw raw;
     const err = asUpgradeError(raw);
     await deps.grub.disarm('disarmed');
     deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
