@@ -46,7 +46,7 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   });
   log.info({ id, version: d.version }, 'image committed');
   // Old images are dead weight now; tidying is best effort and never undoes the commit.
-  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
+  await applyRetention(deps, false, deps.grub.trialArmed()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
   return { kind: 'committed', deployment: done };
 }
 

@@ -4,7 +4,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { existsSync } from 'node:fs';
 import { drive, type DriveIntent } from '../../src/core/drive.js';
 import { SWITCH_CRASH_POINTS, stepOfCrashPoint, type SwitchCrashPoint } from '../../src/core/switch-policy.js';
-import { TERMINAL } from '../../src/core/phases.js';
+import { SWITCH_PHASES, TERMINAL } from '../../src/core/phases.js';
+import { applyRetention } from '../../src/core/cleanup.js';
 import { simulateBootSelection } from '../../src/boot/boot-sim.js';
 import { FakeDevice, Halt, type HealthMode } from '../support/switch-fakes.js';
 
@@ -92,6 +93,10 @@ describe('the switch, killed at every crash point', () => {
         expect(simulateBootSelection(d.grub.cfg!, first.envAfter, d.present()).version).toBe(dflt);
         // (b) Every reboot the agent asks for leaves grub.cfg's default on the recorded committed image.
         if (ended === 'reboot') expect(dflt).toBe(committed);
+        // (d) Retention refuses during a switch, and never plans to remove the committed, booted or target image or snapshot.
+        const plan = await applyRetention(deps, true, d.grub.trialArmed()).then((p) => [...p.deleteImages, ...p.destroySnapshots], (e: unknown) => e);
+        if (SWITCH_PHASES.has(row.phase)) expect(plan).toMatchObject({ code: 'E_SWITCH_ACTIVE' });
+        else for (const v of [committed, deps.boot.bootedVersion(), ...(TERMINAL.has(row.phase) ? [] : [u.target])]) expect(plan).not.toContain(v);
         return { ended, phase: row.phase };
       } finally {
         close();
