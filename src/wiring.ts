@@ -9,10 +9,15 @@ import { ZfsCli } from './adapters/zfs.js';
 import { createDispatcher } from './adapters/http.js';
 import type { RunnerDeps } from './core/runner.js';
 import type { SwitchDeps } from './core/switch.js';
+import type { SwitchCrashPoint } from './core/switch-policy.js';
 import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
 import { SandboxRebooter } from './sandbox/rebooter.js';
 import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
+import { FileGrubPort } from './adapters/grub-port.js';
+import { LoopImageStager } from './adapters/image-stager.js';
+import { runHealthChecks } from './steps/health.js';
+import { renderGrubCfg } from './core/switch-grub.js';
 
 export interface Agent extends RunnerDeps {
   close(): void;
@@ -58,7 +63,7 @@ export function packageVersion(): string {
   }
 }
 
-/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), loop mounts. */
+/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), Grub's files, the image, health. */
 export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}): SwitchDeps {
   const b = agent.config.boot;
   const boot = new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile);
@@ -73,14 +78,25 @@ export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}):
   // Test hook for the crash tests: SIGKILL this process at one named step boundary of the switch.
   const crashAt = process.env['UPGRADE_AGENT_CRASH_AT'];
   const crashPoint = crashAt
-    ? (name: string): void => {
+    ? (name: SwitchCrashPoint): void => {
         if (name === crashAt) process.kill(process.pid, 'SIGKILL');
       }
     : undefined;
   return {
-    ...agent, boot, rebooter, mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), bootFlush: bootFilesFlusher(),
+    ...agent, boot, rebooter, grub: grubPort(agent),
+    stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), migrate: agent.config.migrate, log: agent.log }),
+    health: { check: () => runHealthChecks(agent.config.health) },
     ...(crashPoint ? { crashPoint } : {}),
   };
+}
+
+/** Grub's files in paths.grubDir; each write's flush is journaled on the active deployment (the one writing them). */
+export function grubPort(agent: Agent): FileGrubPort {
+  const { store } = agent;
+  return new FileGrubPort({
+    grubDir: agent.config.paths.grubDir, render: (v) => renderGrubCfg(agent, v), flusher: bootFilesFlusher(), log: agent.log,
+    journal: (event, data) => store.journal(event, store.active()?.id ?? null, data),
+  });
 }
 
 export function bootFilesFlusher(): BootFilesFlusher {

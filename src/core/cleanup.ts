@@ -13,7 +13,8 @@ export interface CleanupResult extends RetentionPlan {
   staleDownloads: string[];
 }
 
-export async function applyRetention(deps: RunnerDeps, dryRun: boolean): Promise<CleanupResult> {
+/** `trial`: the armed trial's version as the Grub port reads it (default: the grubenv in paths.grubDir). */
+export async function applyRetention(deps: RunnerDeps, dryRun: boolean, trial: number | null = readTrial(deps.config.paths.grubDir)): Promise<CleanupResult> {
   const { config, store, zfs, log } = deps;
   const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
   const active = store.active();
@@ -29,7 +30,7 @@ export async function applyRetention(deps: RunnerDeps, dryRun: boolean): Promise
     snapshots: (await zfs.snapshots(dataset)).map((s) => s.version),
     keepImages: config.space.keepImages,
     protectedVersions: [
-      readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null, readTrial(config.paths.grubDir),
+      readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null, trial,
     ],
   });
   // Download files belong to one deployment; only the active one's may still be needed.

@@ -1,13 +1,9 @@
 // The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit), record the
-// fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts.
+// fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts; when: drive.ts.
 import type { Deployment } from '../state/store.js';
-import { reconcileBoot } from './boot-reconcile.js';
-import { writeGrubCfg } from '../boot/grub-files.js';
-import { disarmTrial, readTrial } from '../boot/grubenv.js';
-import { runHealthChecks } from '../steps/health.js';
+import type { GrubWrite } from '../boot/grub-port.js';
 import { applyRetention } from './cleanup.js';
-import { flushForGrub, renderGrubCfg } from './switch-grub.js';
-import { at, committedOrFail, enter, rebootIntoTrial, stageOrFail, type SwitchDeps, type SwitchOutcome } from './switch.js';
+import { at, committedOrFail, enter, type SwitchDeps, type SwitchOutcome } from './switch.js';
 import { SWITCH_PHASES } from './phases.js';
 import { UpgradeError } from '../errors.js';
 
@@ -16,22 +12,19 @@ import { UpgradeError } from '../errors.js';
  * flushed for Grub. Every way a trial ends without a commit passes here before its reboot: grub.cfg may already
  * default to the trial (a cut between moving it and recording the commit), and a reboot would then boot it again.
  */
-async function restoreCommittedBoot(deps: SwitchDeps, id: number, after: string): Promise<void> {
-  const { grubDir } = deps.config.paths;
-  disarmTrial(grubDir);
-  writeGrubCfg(grubDir, renderGrubCfg(deps, committedOrFail(deps)));
-  await flushForGrub(deps, id, after);
+async function restoreCommittedBoot(deps: SwitchDeps, why: GrubWrite): Promise<void> {
+  await deps.grub.restoreCommitted(committedOrFail(deps), why);
 }
 
 /** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
 export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
-  const { config, store, log } = deps;
+  const { store, log } = deps;
   const d0 = store.get(id);
   // Counted before the checks run, so one that hangs or kills the machine counts too (MAX_CONFIRM_ATTEMPTS bounds it).
   const attempt = d0.confirmAttempts + 1;
   const d = enter(deps, d0, 'confirming', 'confirm:start', { attempt }, { confirmAttempts: attempt });
   at(deps, 'confirming-recorded');
-  const report = await runHealthChecks(config.health);
+  const report = await deps.health.check();
   store.journal('health', d.id, report);
   at(deps, 'health-recorded');
   if (!report.ok) {
@@ -40,13 +33,12 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
     store.update(d.id, { reasonCode: 'E_HEALTH', reason });
     log.error({ id, failed }, 'trial unhealthy: rebooting into the committed image');
     // Grub consumed the trial on this boot; the default must be the committed image too, then the next boot is.
-    await restoreCommittedBoot(deps, d.id, 'unhealthy');
+    await restoreCommittedBoot(deps, 'unhealthy');
     return deps.rebooter.reboot(`upgrade-agent: image ${d.version} failed its health checks`);
   }
   // Crash after this write and before the commit below: the next start finds the trial running and confirms again
   // (or, should it fail then, puts the committed default back before its reboot).
-  writeGrubCfg(config.paths.grubDir, renderGrubCfg(deps, d.version));
-  await flushForGrub(deps, d.id, 'default-moved');
+  await deps.grub.setDefault(d.version, 'default-moved');
   at(deps, 'default-moved');
   // The committed image moves with the phase, in one transaction, and only after Grub's default did.
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' }, {
@@ -54,12 +46,12 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   });
   log.info({ id, version: d.version }, 'image committed');
   // Old images are dead weight now; tidying is best effort and never undoes the commit.
-  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
+  await applyRetention(deps, false, deps.grub.trialArmed()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
   return { kind: 'committed', deployment: done };
 }
 
-async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
-  await restoreCommittedBoot(deps, d.id, 'rolled-back');
+export async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
+  await restoreCommittedBoot(deps, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
   deps.log.warn({ id: d.id, version: d.version, reason }, 'trial rolled back');
@@ -71,39 +63,9 @@ async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promis
  * before the reboot (after Grub's files point at the committed image): the deployment ends within a bounded number
  * of boots even if that reboot landed on the trial again.
  */
-async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
+export async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
   await rollBack(deps, d, reason);
   return deps.rebooter.reboot(`upgrade-agent: image ${d.version} given up: ${reason}`);
-}
-
-/** On every start: look at what actually booted and finish whatever the switch was doing. */
-export async function reconcileAfterStart(deps: SwitchDeps): Promise<SwitchOutcome> {
-  const d = deps.store.active();
-  if (!d) return { kind: 'none', deployment: null };
-  const action = reconcileBoot({
-    phase: d.phase,
-    targetVersion: d.version,
-    bootedVersion: deps.boot.bootedVersion(),
-    rebootedSince: d.bootId !== null && d.bootId !== deps.boot.bootId(),
-    trialArmed: readTrial(deps.config.paths.grubDir) === d.version,
-    confirmAttempts: d.confirmAttempts,
-  });
-  deps.store.journal('boot-reconciled', d.id, { phase: d.phase, action });
-  switch (action.kind) {
-    case 'none':
-      return { kind: 'none', deployment: d };
-    case 'confirm':
-      return confirmTrial(deps, d.id);
-    case 'rolled-back':
-      return rollBack(deps, d, action.reason);
-    case 'abandon':
-      return abandonTrial(deps, d, action.reason);
-    case 'stage':
-      await stageOrFail(deps, d.id);
-      return rebootIntoTrial(deps, d.id);
-    case 'reboot':
-      return rebootIntoTrial(deps, d.id);
-  }
 }
 
 /** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */
@@ -114,7 +76,7 @@ export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome>
   }
   if (deps.boot.bootedVersion() === d.version) {
     deps.store.update(d.id, { reasonCode: 'E_OPERATOR', reason: 'rolled back by the operator' });
-    await restoreCommittedBoot(deps, d.id, 'disarmed');
+    await restoreCommittedBoot(deps, 'disarmed');
     return deps.rebooter.reboot(`upgrade-agent: operator rolled back image ${d.version}`);
   }
   return rollBack(deps, d, 'rolled back by the operator before the trial boot');

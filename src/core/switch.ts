@@ -4,30 +4,36 @@ import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
 import type { Deployment, DeploymentPatch } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
-import type { ImageMounter } from '../adapters/image-mount.js';
-import type { BootFilesFlusher } from '../adapters/boot-flush.js';
+import type { ImageStager } from '../adapters/image-stager.js';
+import type { HealthReport } from '../steps/health.js';
+import type { GrubPort } from '../boot/grub-port.js';
 import type { Phase } from './phases.js';
+import type { SwitchCrashPoint } from './switch-policy.js';
 import { readCommittedVersion } from './device-facts.js';
-import { writeGrubCfg } from '../boot/grub-files.js';
-import { armTrial, disarmTrial } from '../boot/grubenv.js';
-import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
-import { stat, statfs } from 'node:fs/promises';
 import { imageMatches } from '../steps/export.js';
-import { checkBootFiles, checkEntryHasPanic, checkGrubenvWritable } from '../steps/preflight.js';
-import { flushForGrub, renderGrubCfg } from './switch-grub.js';
 import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
   boot: BootInfo;
   rebooter: Rebooter;
-  mounter: ImageMounter;
-  bootFlush: BootFilesFlusher;
-  /** Named step boundaries; the crash tests kill the process at each one (a no-op otherwise). */
-  crashPoint?: (name: string) => void;
+  /** The image side of staging: repair after a cut, pre-flight inside the image, the migration. */
+  stager: ImageStager;
+  /** The trial's health checks (config.health on a device). */
+  health: { check(): Promise<HealthReport> };
+  /** Grub's files: every write atomic, flushed for Grub and journaled inside the port. */
+  grub: GrubPort;
+  /** Named step boundaries (SWITCH_STEPS); the crash tests kill the process at each one (a no-op otherwise). */
+  crashPoint?: (name: SwitchCrashPoint) => void;
 }
 
-export const at = (deps: SwitchDeps, name: string): void => deps.crashPoint?.(name);
+export const at = (deps: SwitchDeps, name: SwitchCrashPoint): void => deps.crashPoint?.(name);
+
+/**
+ * The process ends here (a kill at a crash point, in-process): what an in-process hook throws instead of SIGKILL. No
+ * catch handles it, so nothing is recorded that a killed process could not have recorded.
+ */
+export class ProcessEnd extends Error {}
 
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
@@ -49,7 +55,7 @@ export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: stri
  * device could boot it and come back), the migration (idempotent), grub.cfg with the committed default, the trial.
  */
 export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployment> {
-  const { config, log } = deps;
+  const { log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
   if (deps.store.getMeta('committed_version') === null) {
@@ -59,7 +65,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
     deps.store.journal('committed-recorded', d.id, { committed, how: 'the booted image, before the first trial' });
   }
   const image = imagePathOf(deps, d.version);
-  checkGrubenvWritable(config.paths.grubDir);
+  deps.grub.checkWritable();
   if (d.phase === 'ready') {
     // The migration changes the image, so its signed hash can only be checked before the first one. The export
     // hashed it; unless the file changed since (inode, size, mtime, ctime), that proof still holds.
@@ -74,28 +80,14 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   } else if (d.phase === 'migrating') {
     d = enter(deps, d, 'migrating', 'switch:resume');
     // Cut mid-migration: the image's journal may need replaying before anything (even a read-only mount) can use it.
-    const recovered = await recoverInterruptedImage({ mounter: deps.mounter, log }, image);
-    deps.store.journal('image-recovered', d.id, recovered);
+    deps.store.journal('image-recovered', d.id, await deps.stager.recover(image));
   }
-  const mp = await deps.mounter.makeMountpoint();
-  try {
-    await deps.mounter.mount(image, mp, { readOnly: true });
-    checkBootFiles(mp);
-    await checkMigrationRoom(deps, mp);
-  } finally {
-    await deps.mounter.unmount(mp);
-  }
-  const report = await migrateIntoImage({ mounter: deps.mounter, log }, {
-    imagePath: image, sourceRoot: config.migrate.sourceRoot, allow: config.migrate.allow, deny: config.migrate.deny, dryRun: false,
-  });
+  await deps.stager.preflight(image);
+  const report = await deps.stager.migrate(image);
   deps.store.journal('migrated', d.id, { counts: report.counts, recoveredMounts: report.recoveredMounts });
   at(deps, 'migrated');
-  const cfg = renderGrubCfg(deps, committed);
-  checkEntryHasPanic(cfg, d.version);
-  writeGrubCfg(config.paths.grubDir, cfg);
-  at(deps, 'grub-cfg-written');
-  armTrial(config.paths.grubDir, d.version);
-  await flushForGrub(deps, d.id, 'trial-armed');
+  // grub.cfg with the committed default first, the trial armed last (the port flushes both for Grub).
+  await deps.grub.armTrial(d.version, committed, () => at(deps, 'grub-cfg-written'));
   log.info({ id, version: d.version, committed }, 'trial armed');
   at(deps, 'trial-armed');
   const staged = enter(deps, d, 'staged', 'switch:staged');
@@ -112,27 +104,12 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
   try {
     return await stageTrial(deps, id);
   } catch (raw) {
+    if (raw instanceof ProcessEnd) throw raw;
     const err = asUpgradeError(raw);
-    disarmTrial(deps.config.paths.grubDir);
-    await flushForGrub(deps, id, 'disarmed');
+    await deps.grub.disarm('disarmed');
     deps.store.transition(id, 'failed', { reasonCode: err.code, reason: err.message }, 'switch:failed', { code: err.code, message: err.message, context: err.context });
     deps.log.error({ id, code: err.code, err: err.message }, 'switch failed before the reboot');
     throw err;
-  }
-}
-
-/** Pre-flight: the files the migration would write fit in the image (plus a margin for directories and inodes). */
-async function checkMigrationRoom(deps: SwitchDeps, imageRoot: string): Promise<void> {
-  const m = deps.config.migrate;
-  const plan = await planMigration({ sourceRoot: m.sourceRoot, allow: m.allow, deny: m.deny }, imageRoot);
-  let need = 1 << 20;
-  for (const e of plan.entries) {
-    if (e.kind === 'file' && (e.action === 'create' || e.action === 'update')) need += (await stat(join(m.sourceRoot, e.path))).size;
-  }
-  const fs = await statfs(imageRoot);
-  const free = fs.bavail * fs.bsize;
-  if (free < need) {
-    throw new UpgradeError('E_PREFLIGHT', `the image has ${free} bytes free, the migration needs ${need}`, { context: { free, need } });
   }
 }
 

@@ -1,18 +1,16 @@
 // The window gate: a ready deployment switches only inside the window when idle (or when forced), else it waits.
 import type { SwitchDeps } from './switch.js';
-import { stageOrFail, rebootIntoTrial } from './switch.js';
 import { decideSwitch, switchDeadline, type SwitchDecision } from './window.js';
 import { idleProbesFrom, runIdleProbes } from '../adapters/idle-probes.js';
 
-export interface GateResult {
-  decision: SwitchDecision | null;
-}
-
-/** Decides for the active ready deployment; on 'switch' it stages and reboots (and so does not return). */
-export async function windowGate(deps: SwitchDeps, force: boolean): Promise<GateResult> {
+/**
+ * Decides for the active ready deployment (null when there is none) and records the decision; a deferral also
+ * stores when to look again. The caller (drive) stages and reboots on 'switch'.
+ */
+export async function windowDecision(deps: SwitchDeps, force: boolean): Promise<SwitchDecision | null> {
   const { store, config, log, now } = deps;
   const d = store.active();
-  if (!d || d.phase !== 'ready') return { decision: null };
+  if (!d || d.phase !== 'ready') return null;
   const idle = force ? { busy: false, reasons: [] } : await runIdleProbes(idleProbesFrom(config.window.idle));
   const decision = decideSwitch({
     now: new Date(now()),
@@ -28,9 +26,8 @@ export async function windowGate(deps: SwitchDeps, force: boolean): Promise<Gate
   if (decision.action !== 'switch') {
     store.update(d.id, { postponements: decision.postponements, nextAttemptAt: decision.nextCheckAt.getTime() });
     log.info({ id: d.id, action: decision.action, reason: decision.reason, next: decision.nextCheckAt }, 'switch deferred');
-    return { decision };
+    return decision;
   }
   log.info({ id: d.id, forced: decision.forced, reason: decision.reason }, 'switch window: going');
-  await stageOrFail(deps, d.id);
-  return rebootIntoTrial(deps, d.id);
+  return decision;
 }

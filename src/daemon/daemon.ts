@@ -9,8 +9,8 @@ import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
 import { wireSwitch } from '../wiring.js';
 import type { SwitchDeps } from '../core/switch.js';
-import { reconcileAfterStart, operatorRollback } from '../core/confirm.js';
-import { windowGate } from '../core/window-gate.js';
+import { operatorRollback } from '../core/confirm.js';
+import { drive } from '../core/drive.js';
 import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
 
 /** How the daemon waits: the real timers, or the soak test's simulated clock (its `now` is the agent's). */
@@ -64,7 +64,7 @@ export class Daemon {
     // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
     // A failure here is recorded on the deployment (or is the store's, which the next start meets again): the
     // service stays up to serve status rather than crash-loop on it.
-    await reconcileAfterStart(this.switchDeps).catch((raw: unknown) => {
+    await drive(this.switchDeps, 'reconcile').catch((raw: unknown) => {
       const err = asUpgradeError(raw);
       agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
     });
@@ -73,8 +73,8 @@ export class Daemon {
       this.server = await startControlServer(agent.config.paths.socket, {
         'GET /ping': async () => ({ ok: true }),
         'POST /check-in': () => this.enqueue(() => this.cycle()),
-        'POST /apply': (b) => this.enqueue(() => windowGate(this.switchDeps, b['now'] === true)),
-        'POST /confirm': () => this.enqueue(() => reconcileAfterStart(this.switchDeps)),
+        'POST /apply': (b) => this.enqueue(async () => ({ decision: (await drive(this.switchDeps, b['now'] === true ? 'apply-now' : 'window')).decision ?? null })),
+        'POST /confirm': () => this.enqueue(() => drive(this.switchDeps, 'reconcile')),
         'POST /rollback': () => this.enqueue(() => operatorRollback(this.switchDeps)),
         'POST /prepare': (b) =>
           this.enqueue(() => prepare(agent, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
@@ -119,7 +119,7 @@ export class Daemon {
     if (!d || (d.nextAttemptAt !== null && d.nextAttemptAt > this.agent.now())) return;
     if (resumeAction(d.phase).kind === 'step') await advanceUntilSettled(this.agent, d.id);
     d = this.agent.store.active();
-    if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.agent.now())) await windowGate(this.switchDeps, false);
+    if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.agent.now())) await drive(this.switchDeps, 'window');
   }
 
   private wake(delayMs: number): void {

@@ -9,6 +9,7 @@ import { simulateBootSelection } from '../../src/boot/boot-sim.js';
 import { readGrubenv, readTrial } from '../../src/boot/grubenv.js';
 import { sandboxBoot } from '../../src/sandbox/rebooter.js';
 import { listImages } from '../../src/util/images-dir.js';
+import { SWITCH_CRASH_POINTS, stepOfCrashPoint, type SwitchCrashPoint } from '../../src/core/switch-policy.js';
 
 let fleet: Fleet;
 
@@ -21,18 +22,8 @@ afterAll(async () => {
   await fleet?.close();
 });
 
-/** Step boundaries (names of the switch's crash points) and which command reaches them. */
-const POINTS: [string, 'apply' | 'confirm'][] = [
-  ['migrating-recorded', 'apply'],
-  ['migrated', 'apply'],
-  ['grub-cfg-written', 'apply'],
-  ['trial-armed', 'apply'],
-  ['staged-recorded', 'apply'],
-  ['rebooting-recorded', 'apply'],
-  ['confirming-recorded', 'confirm'],
-  ['health-recorded', 'confirm'],
-  ['default-moved', 'confirm'],
-];
+/** Step boundaries (the switch's typed crash points) and which command reaches them. */
+const POINTS: [SwitchCrashPoint, 'apply' | 'confirm'][] = SWITCH_CRASH_POINTS.map((p) => [p, stepOfCrashPoint(p) === 'confirm' ? 'confirm' : 'apply']);
 
 const grubDir = (dev: Device): string => join(dev.host, 'boot', 'grub');
 

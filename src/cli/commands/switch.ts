@@ -1,8 +1,8 @@
 // Switch verbs: apply [--now], confirm, rollback, grub-cfg --print.
 import type { Config } from '../../config.js';
 import { thawGrubFilesystem, wireAgent, wireSwitch } from '../../wiring.js';
-import { windowGate } from '../../core/window-gate.js';
-import { reconcileAfterStart, operatorRollback } from '../../core/confirm.js';
+import { drive } from '../../core/drive.js';
+import { operatorRollback } from '../../core/confirm.js';
 import { renderGrubCfg } from '../../core/switch-grub.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
 import { acquireRunnerLock, waitForRunnerLock } from '../../daemon/lock.js';
@@ -34,7 +34,7 @@ export async function switchCommand(command: 'apply' | 'confirm' | 'rollback' | 
   switch (command) {
     case 'apply':
       return withSwitch(config, async (deps) => {
-        const r = await windowGate(deps, now);
+        const r = await drive(deps, now ? 'apply-now' : 'window');
         if (!r.decision) throw new UpgradeError('E_NO_DEPLOYMENT', 'no ready image to apply');
         return `${r.decision.action}: ${r.decision.reason} (next check ${r.decision.nextCheckAt.toISOString()})`;
       });
@@ -48,7 +48,7 @@ export async function switchCommand(command: 'apply' | 'confirm' | 'rollback' | 
       });
       if ('other' in got) return got.other;
       return withSwitch(config, async (deps) => {
-        const r = await reconcileAfterStart(deps);
+        const r = await drive(deps, 'reconcile');
         return r.kind === 'none' ? 'nothing to confirm' : `${r.kind}: image ${r.deployment?.version}`;
       }, got.release);
     }
