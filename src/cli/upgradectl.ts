@@ -2,6 +2,7 @@
 // upgradectl: the device's command line (status, prepare, daemon, ...) and the publisher's (keygen, sign, publish).
 import { parseArgs, splitCommand, flagString, requireFlag, type FlagKind, type ParsedArgs } from './args.js';
 import { USAGE, VERBS, verbHelp } from './verbs.js';
+import { outcomeExit } from './outcome.js';
 import { readConfig, wireAgent } from '../wiring.js';
 import { UpgradeError, UsageError, asUpgradeError, type ErrorCode } from '../errors.js';
 import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
@@ -94,10 +95,9 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
   }
   const { statusCommand: status } = await import('./commands/status.js');
   print(json ? JSON.stringify(result, null, 2) : await status(config, false));
-  type Outcome = { outcome?: { kind?: string } | null } | null;
-  const r = result as (Outcome & { prepared?: Outcome }) | null;
-  const phase = (r?.outcome ?? r?.prepared?.outcome)?.kind;
-  return phase === 'failed' ? EXIT.error : phase === 'retry' ? EXIT.deferred : EXIT.ok;
+  const { exit, line } = outcomeExit(result);
+  if (line) process.stderr.write(`${line}\n`);
+  return exit;
 }
 
 function exitCodeFor(err: UpgradeError): number {

@@ -34,6 +34,7 @@ describe('faults through upgradectl', () => {
     try {
       const r = await dev.cli(['check-in'], { reject: false });
       expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/^upgradectl: E_DOWNLOAD_HASH: image 2: /m);
       const st = await dev.statusJson();
       expect(st.deployment?.phase).toBe('failed');
       expect(st.deployment?.lastError?.code).toBe('E_DOWNLOAD_HASH');
@@ -102,7 +103,8 @@ describe('faults through upgradectl', () => {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(dev.configPath, JSON.stringify(cfg));
       const r = await dev.cli(['check-in'], { reject: false });
-      expect(r.stderr).toBe('');
+      // Deferred (exit 3) says why and when it is tried again.
+      expect(r.stderr).toMatch(/^upgradectl: E_NO_SPACE: image 2: .*; deferred, next attempt at \d{4}-\d\d-\d\dT/m);
       expect(r.exitCode).toBe(3);
       const st = await dev.statusJson();
       expect(st.deployment?.phase).toBe('downloading');
