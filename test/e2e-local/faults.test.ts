@@ -53,7 +53,11 @@ describe('faults through upgradectl', () => {
     fleet.server.faults.pending = new Map([['/streams/1-2.zfs.xz', 2]]);
     try {
       await dev.cli(['check-in']);
-      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+      const st = await dev.statusJson();
+      expect(st.deployment?.phase).toBe('ready');
+      // The E_RETRY_LATER of the deferrals is history once the download completed, not the ready deployment's error.
+      expect(st.deployment?.lastError).toBeNull();
+      expect((await dev.cli(['status'])).stdout).not.toMatch(/^ {2}error/m);
       expect(fleet.server.stats.get('/streams/1-2.zfs.xz')!.requests).toBe(3);
       const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout);
       expect(hist.entries.filter((e: { event: string }) => e.event === 'download:deferred')).toHaveLength(2);
