@@ -47,6 +47,22 @@ describe('faults through upgradectl', () => {
     }
   });
 
+  it('a stream longer than signed fails with E_DOWNLOAD_TOO_LARGE, exit 1 and its line on stderr', async () => {
+    const dev = await makeDevice(fleet, 'long');
+    fleet.server.faults.replaceBody = (buf) => Buffer.concat([buf, Buffer.alloc(4096, 7)]);
+    fleet.server.faults.paths = ['/streams/1-2.zfs.xz'];
+    try {
+      const r = await dev.cli(['check-in'], { reject: false });
+      expect(r.stderr).toMatch(/^upgradectl: E_DOWNLOAD_TOO_LARGE: image 2: /m);
+      expect(r.exitCode).toBe(1);
+      expect((await dev.statusJson()).deployment?.lastError?.code).toBe('E_DOWNLOAD_TOO_LARGE');
+    } finally {
+      fleet.server.faults.replaceBody = undefined;
+      fleet.server.faults.paths = undefined;
+      await dev.close();
+    }
+  });
+
   it('waits out 202 twice before 200 and then completes', async () => {
     const dev = await makeDevice(fleet, 'later');
     fleet.server.stats.clear();
