@@ -73,7 +73,8 @@ export interface Config {
 
 export const DEFAULT_CONFIG_PATH = '/etc/upgrade-agent/config.json';
 
-const SCHEMA = obj({
+/** The schema (exported for the docs test: each row of docs/configuration.md states its key's range). */
+export const SCHEMA = obj({
   deviceId: str(),
   hardware: str(),
   channel: str('stable'),

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   E_NO_SPACE: 'not enough free space',
   E_STATE_DB: 'state database error',
   E_LOCKED: 'another upgradectl process is working on this device',
+  E_PERMISSION: 'this verb needs root (or access to the state directory)',
   E_STATE_TRANSITION: 'illegal phase transition',
   E_LOOP_BREAKER: 'deployment resumed too many times',
   E_NO_DEPLOYMENT: 'no such deployment',
@@ -115,6 +116,12 @@ export class RetryLaterError extends DownloadError {
     });
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** Whether a Node error is EACCES or EPERM (the caller maps it to E_PERMISSION where it means "not root"). */
+export function isPermissionDenied(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EACCES' || code === 'EPERM';
 }
 
 /** Wraps anything thrown into an UpgradeError, keeping the original as cause. */

@@ -2,7 +2,8 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
-import { parseConfig } from '../src/config.js';
+import { parseConfig, SCHEMA } from '../src/config.js';
+import type { Spec } from '../src/util/strict-schema.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -24,5 +25,19 @@ describe('docs/configuration.md', () => {
     const keys = leaves(parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' } }));
     expect(keys).toContain('state.journalMaxRows');
     expect(keys.filter((k) => !doc.includes(`| \`${k}\` |`))).toEqual([]);
+  });
+
+  it('states the range of every numeric key as its schema checks it (min..max, or ≥ min when unbounded)', () => {
+    const ranges = (spec: Spec, path: string): [string, string][] => {
+      if (spec.t === 'object') return Object.entries(spec.fields).flatMap(([k, v]) => ranges(v, path ? `${path}.${k}` : k));
+      if (spec.t !== 'int' && spec.t !== 'num') return [];
+      const min = spec.min ?? 0;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      return [[path, max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `${min}..${max}`]];
+    };
+    const rows = ranges(SCHEMA, '');
+    expect(rows.length).toBeGreaterThan(30);
+    const missing = rows.filter(([k, range]) => !(doc.split('\n').find((l) => l.startsWith(`| \`${k}\` |`)) ?? '').includes(range));
+    expect(missing).toEqual([]);
   });
 });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // upgradectl: the device's command line (status, prepare, daemon, ...) and the publisher's (keygen, sign, publish).
-import { parseArgs, flagString, requireFlag, type ParsedArgs } from './args.js';
+import { parseArgs, splitCommand, flagString, requireFlag, type FlagKind, type ParsedArgs } from './args.js';
+import { USAGE, VERBS, verbHelp } from './verbs.js';
+import { outcomeExit } from './outcome.js';
 import { readConfig, wireAgent } from '../wiring.js';
 import { UpgradeError, UsageError, asUpgradeError, type ErrorCode } from '../errors.js';
 import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
@@ -9,36 +11,27 @@ import { callDaemon, daemonRunning } from '../daemon/control.js';
 /** Exit codes (documented in the README). */
 export const EXIT = { ok: 0, error: 1, usage: 2, deferred: 3 } as const;
 
-const USAGE = `usage: upgradectl <command> [options]
-device:    status [--json] | history [--json] | images [--json] | cleanup [--dry-run]
-           check-in | prepare --manifest URL [--allow-downgrade] | daemon
-           apply [--now] | confirm | rollback | grub-cfg --print
-publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
-           publish --dataset POOL/DS --out DIR --version N --key FILE [options, see README]
-common:    --config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)`;
-
-const FLAGS: Record<string, Record<string, boolean>> = {
-  status: {}, history: {}, images: {}, cleanup: { 'dry-run': false },
-  'check-in': {}, prepare: { manifest: true, 'allow-downgrade': false }, daemon: {},
-  apply: { now: false }, confirm: {}, rollback: {}, 'grub-cfg': { print: false },
-  keygen: { out: true }, sign: { key: true, payload: true, out: true },
-  publish: { dataset: true, out: true, version: true, key: true, label: true, hardware: true, channel: true,
-    'expires-days': true, from: true, 'no-full': false, compression: true, 'base-url': true, 'image-file': true },
-};
-
 function print(s: string): void {
   if (s) process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 }
 
 async function run(argv: string[]): Promise<number> {
-  const command = argv[0];
-  if (!command || command === '--help' || command === 'help') {
-    print(USAGE);
-    return command ? EXIT.ok : EXIT.usage;
+  const { command, rest } = splitCommand(argv);
+  if (command === undefined || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !Object.hasOwn(VERBS, topic)) throw new UsageError('E_USAGE', `unknown command ${topic}\n${USAGE}`);
+    print(topic === undefined ? USAGE : verbHelp(topic));
+    return command === 'help' || rest.includes('--help') ? EXIT.ok : EXIT.usage;
   }
-  const spec = FLAGS[command];
-  if (!spec) throw new UsageError('E_USAGE', `unknown command ${command}\n${USAGE}`);
-  const args: ParsedArgs = parseArgs(argv, spec);
+  const verb = Object.hasOwn(VERBS, command) ? VERBS[command] : undefined;
+  if (!verb) throw new UsageError('E_USAGE', `unknown command ${command}\n${USAGE}`);
+  const spec: Record<string, FlagKind> = Object.fromEntries(Object.entries(verb.flags).map(([n, f]) => [n, f.kind]));
+  if (verb.json) spec['json'] = 'bool';
+  const args: ParsedArgs = parseArgs(rest, spec, command);
+  if (args.flags['help'] === true) {
+    print(verbHelp(command));
+    return EXIT.ok;
+  }
   const json = args.flags['json'] === true;
   const cfgPath = flagString(args, 'config');
   switch (command) {
@@ -102,10 +95,9 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
   }
   const { statusCommand: status } = await import('./commands/status.js');
   print(json ? JSON.stringify(result, null, 2) : await status(config, false));
-  type Outcome = { outcome?: { kind?: string } | null } | null;
-  const r = result as (Outcome & { prepared?: Outcome }) | null;
-  const phase = (r?.outcome ?? r?.prepared?.outcome)?.kind;
-  return phase === 'failed' ? EXIT.error : phase === 'retry' ? EXIT.deferred : EXIT.ok;
+  const { exit, line } = outcomeExit(result);
+  if (line) process.stderr.write(`${line}\n`);
+  return exit;
 }
 
 function exitCodeFor(err: UpgradeError): number {

@@ -79,7 +79,8 @@ export class Runner {
         // Intent: the in-progress phase is durable before the effect starts.
         if (d.phase !== step.during) store.transition(id, step.during, {}, `${action.step}:start`);
         await STEP_FNS[action.step](ctx, store.get(id));
-        store.transition(id, step.done, { failures: 0, deferrals: 0, nextAttemptAt: null, ...(step.done === 'ready' ? { readyAt: this.deps.now() } : {}) }, `${action.step}:done`);
+        // A step done makes the last deferral's reason history (the journal keeps it), not the deployment's status.
+        store.transition(id, step.done, { failures: 0, deferrals: 0, nextAttemptAt: null, reasonCode: null, reason: null, ...(step.done === 'ready' ? { readyAt: this.deps.now() } : {}) }, `${action.step}:done`);
         log.info({ id, version: d.version, step: action.step, phase: step.done }, 'step done');
       } catch (err) {
         return this.onError(id, action.step, err);

@@ -1,7 +1,7 @@
 // One runner per device: a lock file in the state dir naming its owner (pid and boot id); dead owners' locks are taken over.
 import { openSync, writeSync, closeSync, readFileSync, unlinkSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { StateError } from '../errors.js';
+import { StateError, isPermissionDenied } from '../errors.js';
 
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
@@ -36,8 +36,8 @@ function parseLock(text: string): { pid: number; bootId: string | undefined } {
   return { pid: Number(pidText), bootId };
 }
 
-export function acquireRunnerLock(stateDir: string): () => void {
-  mkdirSync(stateDir, { recursive: true });
+function takeLock(stateDir: string): () => void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, 'runner.lock');
   const bootId = currentBootId();
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -63,6 +63,18 @@ export function acquireRunnerLock(stateDir: string): () => void {
     }
   }
   throw new StateError('E_LOCKED', `cannot take the runner lock ${path}`);
+}
+
+/** Takes the runner lock: E_LOCKED while a live runner holds it, E_PERMISSION when this user may not write the state dir. */
+export function acquireRunnerLock(stateDir: string): () => void {
+  try {
+    return takeLock(stateDir);
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+    throw new StateError('E_PERMISSION', `cannot take the runner lock in ${stateDir}: permission denied (this verb needs root)`, {
+      cause: err, context: { stateDir },
+    });
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
 // SQLite state outside the images: WAL + synchronous=FULL, additive-only migrations so older agents still read it.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { StateError } from '../errors.js';
+import { StateError, isPermissionDenied } from '../errors.js';
 
 export type Db = Database.Database;
 
@@ -64,18 +64,58 @@ export function stateDbPath(stateDir: string): string {
   return join(stateDir, 'state.db');
 }
 
-/** Opens (and migrates) the state database read-write. */
+function permissionDenied(stateDir: string, err: unknown): StateError {
+  return new StateError('E_PERMISSION', `cannot access the state in ${stateDir}: permission denied (this verb needs root)`, {
+    cause: err, context: { stateDir },
+  });
+}
+
+/** Whether this user is refused `mode` on `path` (SQLite's own errors do not say EACCES). */
+function denied(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return false;
+  } catch (err) {
+    return isPermissionDenied(err);
+  }
+}
+
+/**
+ * The database and its -wal/-shm are root's alone (0600): created so (SQLite gives -wal and -shm the database file's
+ * mode) and made so when an older agent left them world-readable.
+ */
+function restrictFiles(path: string, when: 'before' | 'after'): void {
+  if (when === 'before') closeSync(openSync(path, 'a', 0o600));
+  for (const p of when === 'before' ? [path] : [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(p).mode & 0o777) !== 0o600) chmodSync(p, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** Opens (and migrates) the state database read-write; the state dir is created 0700, the files 0600. */
 export function openStateDb(stateDir: string): Db {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const path = stateDbPath(stateDir);
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    restrictFiles(path, 'before');
+  } catch (err) {
+    if (isPermissionDenied(err)) throw permissionDenied(stateDir, err);
+    throw new StateError('E_STATE_DB', `cannot create the state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
+  }
   let db: Db;
   try {
-    db = new Database(stateDbPath(stateDir));
+    db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db);
+    restrictFiles(path, 'after');
   } catch (err) {
+    if (isPermissionDenied(err) || denied(path, constants.R_OK | constants.W_OK)) throw permissionDenied(stateDir, err);
     throw new StateError('E_STATE_DB', `cannot open state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
   }
   return db;
@@ -83,9 +123,16 @@ export function openStateDb(stateDir: string): Db {
 
 /** Opens the state database read-only (status with the daemon down); null when there is none yet. */
 export function openStateDbReadOnly(stateDir: string): Db | null {
-  if (!existsSync(stateDbPath(stateDir))) return null;
+  const path = stateDbPath(stateDir);
   try {
-    const db = new Database(stateDbPath(stateDir), { readonly: true, fileMustExist: true });
+    statSync(path);
+  } catch (err) {
+    // (existsSync would say "no state" to a user who may not look: status would show nothing instead of the error.)
+    if (isPermissionDenied(err)) throw permissionDenied(stateDir, err);
+    return null;
+  }
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     // A file whose first migration has not committed yet (the agent is creating it right now) holds no state.
     if ((db.pragma('user_version', { simple: true }) as number) === 0) {
@@ -94,6 +141,7 @@ export function openStateDbReadOnly(stateDir: string): Db | null {
     }
     return db;
   } catch (err) {
+    if (denied(path, constants.R_OK)) throw permissionDenied(stateDir, err);
     throw new StateError('E_STATE_DB', `cannot read state database in ${stateDir}: ${(err as Error).message}`, { cause: err });
   }
 }

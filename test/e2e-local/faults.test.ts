@@ -34,11 +34,28 @@ describe('faults through upgradectl', () => {
     try {
       const r = await dev.cli(['check-in'], { reject: false });
       expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/^upgradectl: E_DOWNLOAD_HASH: image 2: /m);
       const st = await dev.statusJson();
       expect(st.deployment?.phase).toBe('failed');
       expect(st.deployment?.lastError?.code).toBe('E_DOWNLOAD_HASH');
       expect(await snapshots(dev)).toEqual(['1']);
       expect(existsSync(join(dev.host, 'images', '2.img'))).toBe(false);
+    } finally {
+      fleet.server.faults.replaceBody = undefined;
+      fleet.server.faults.paths = undefined;
+      await dev.close();
+    }
+  });
+
+  it('a stream longer than signed fails with E_DOWNLOAD_TOO_LARGE, exit 1 and its line on stderr', async () => {
+    const dev = await makeDevice(fleet, 'long');
+    fleet.server.faults.replaceBody = (buf) => Buffer.concat([buf, Buffer.alloc(4096, 7)]);
+    fleet.server.faults.paths = ['/streams/1-2.zfs.xz'];
+    try {
+      const r = await dev.cli(['check-in'], { reject: false });
+      expect(r.stderr).toMatch(/^upgradectl: E_DOWNLOAD_TOO_LARGE: image 2: /m);
+      expect(r.exitCode).toBe(1);
+      expect((await dev.statusJson()).deployment?.lastError?.code).toBe('E_DOWNLOAD_TOO_LARGE');
     } finally {
       fleet.server.faults.replaceBody = undefined;
       fleet.server.faults.paths = undefined;
@@ -52,7 +69,11 @@ describe('faults through upgradectl', () => {
     fleet.server.faults.pending = new Map([['/streams/1-2.zfs.xz', 2]]);
     try {
       await dev.cli(['check-in']);
-      expect((await dev.statusJson()).deployment?.phase).toBe('ready');
+      const st = await dev.statusJson();
+      expect(st.deployment?.phase).toBe('ready');
+      // The E_RETRY_LATER of the deferrals is history once the download completed, not the ready deployment's error.
+      expect(st.deployment?.lastError).toBeNull();
+      expect((await dev.cli(['status'])).stdout).not.toMatch(/^ {2}error/m);
       expect(fleet.server.stats.get('/streams/1-2.zfs.xz')!.requests).toBe(3);
       const hist = JSON.parse((await dev.cli(['history', '--json'])).stdout);
       expect(hist.entries.filter((e: { event: string }) => e.event === 'download:deferred')).toHaveLength(2);
@@ -102,7 +123,8 @@ describe('faults through upgradectl', () => {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(dev.configPath, JSON.stringify(cfg));
       const r = await dev.cli(['check-in'], { reject: false });
-      expect(r.stderr).toBe('');
+      // Deferred (exit 3) says why and when it is tried again.
+      expect(r.stderr).toMatch(/^upgradectl: E_NO_SPACE: image 2: .*; deferred, next attempt at \d{4}-\d\d-\d\dT/m);
       expect(r.exitCode).toBe(3);
       const st = await dev.statusJson();
       expect(st.deployment?.phase).toBe('downloading');

@@ -1,0 +1,104 @@
+// Every verb's flags and help text in one table: the parser's spec, `upgradectl --help` and `upgradectl VERB --help`.
+import type { FlagKind } from './args.js';
+
+export interface FlagDoc {
+  kind: FlagKind;
+  /** The value's placeholder in the help (value and list flags). */
+  arg?: string;
+  help: string;
+}
+
+export interface Verb {
+  group: 'device' | 'publisher';
+  summary: string;
+  /** Whether the verb prints JSON on `--json`. */
+  json: boolean;
+  flags: Record<string, FlagDoc>;
+}
+
+const JSON_FLAG = 'print JSON instead of text';
+
+export const VERBS: Record<string, Verb> = {
+  status: { group: 'device', json: true, flags: {}, summary: 'the device, its deployment, images, window and daemon; reads the state read-only (works with the daemon down)' },
+  history: { group: 'device', json: true, flags: {}, summary: 'the journal, newest 500 rows (retention: state.journalMax* in docs/configuration.md)' },
+  images: { group: 'device', json: true, flags: {}, summary: 'the image files present' },
+  cleanup: {
+    group: 'device', json: true, summary: 'retention: keeps space.keepImages images, never the booted, committed or trial one; refused during a switch',
+    flags: { 'dry-run': { kind: 'bool', help: 'show what would be deleted, delete nothing' } },
+  },
+  'check-in': { group: 'device', json: true, flags: {}, summary: 'check in with the fleet now and prepare the target it names (handed to the daemon when it runs)' },
+  prepare: {
+    group: 'device', json: true, summary: 'fetch, verify and prepare the image of a signed manifest up to ready (handed to the daemon when it runs)',
+    flags: {
+      manifest: { kind: 'value', arg: 'URL', help: 'the signed manifest (required)' },
+      'allow-downgrade': { kind: 'bool', help: 'accept a version below the floor' },
+    },
+  },
+  daemon: { group: 'device', json: false, flags: {}, summary: 'the service: jittered check-ins, resumes interrupted work, switches in the window' },
+  apply: {
+    group: 'device', json: false, summary: 'switch to a ready image: in the maintenance window when idle, or now (pre-flight still runs); may reboot',
+    flags: { now: { kind: 'bool', help: 'do not wait for the window or for idle' } },
+  },
+  confirm: { group: 'device', json: false, flags: {}, summary: 'after a boot: health checks, then commit the trial; or record the fallback' },
+  rollback: { group: 'device', json: false, flags: {}, summary: 'give up an unconfirmed trial (before its boot: disarm; during it: reboot back)' },
+  'grub-cfg': {
+    group: 'device', json: false, summary: 'the grub.cfg the agent would write (used by grub.d/09_upgrade_agent)',
+    flags: { print: { kind: 'bool', help: 'print it to stdout' } },
+  },
+  keygen: {
+    group: 'publisher', json: false, summary: 'make an ed25519 key pair: NAME.key (0600) and NAME.pub',
+    flags: { out: { kind: 'value', arg: 'NAME', help: 'file name prefix (required)' } },
+  },
+  sign: {
+    group: 'publisher', json: false, summary: 'sign a payload with one or more keys (multi-party signing) into a manifest envelope',
+    flags: {
+      key: { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' },
+      payload: { kind: 'value', arg: 'FILE', help: 'the payload JSON (required)' },
+      out: { kind: 'value', arg: 'FILE', help: 'the envelope to write (required)' },
+    },
+  },
+  publish: {
+    group: 'publisher', json: false, summary: 'zfs send diffs (and a full stream) of POOL/DS@N, compressed, plus a signed manifests/N.json, into DIR',
+    flags: {
+      dataset: { kind: 'value', arg: 'POOL/DS', help: 'the dataset holding the image snapshots (required)' },
+      version: { kind: 'value', arg: 'N', help: 'the snapshot to publish, POOL/DS@N (required)' },
+      out: { kind: 'value', arg: 'DIR', help: 'directory to write manifests/ and streams/ into (required)' },
+      key: { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' },
+      hardware: { kind: 'list', arg: 'NAME', help: 'hardware the image is for (required); repeat or separate with commas' },
+      channel: { kind: 'value', arg: 'NAME', help: 'channel (default stable)' },
+      label: { kind: 'value', arg: 'TEXT', help: 'label shown by status (default "version N")' },
+      'expires-days': { kind: 'value', arg: 'DAYS', help: 'the manifest expires this many days after it is issued (default 30)' },
+      from: { kind: 'list', arg: 'N', help: 'base versions of the diffs (default every earlier snapshot); repeat or separate with commas' },
+      'no-full': { kind: 'bool', help: 'no full stream, diffs only' },
+      compression: { kind: 'value', arg: 'xz|none', help: 'stream compression (default xz)' },
+      'base-url': { kind: 'list', arg: 'URL', help: 'mirror serving the same directory; repeat or separate with commas for several' },
+      'image-file': { kind: 'value', arg: 'FILE', help: 'the image inside a file-layout dataset (default root.img)' },
+    },
+  },
+};
+
+export const CONFIG_HELP = '--config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)';
+
+function flagSynopsis(name: string, f: FlagDoc): string {
+  return f.kind === 'bool' ? `--${name}` : `--${name} ${f.arg ?? 'VALUE'}${f.kind === 'list' ? '...' : ''}`;
+}
+
+/** `upgradectl VERB --help`: what the verb does and each of its flags. */
+export function verbHelp(name: string): string {
+  const v = VERBS[name] as Verb;
+  const flags = Object.entries(v.flags).map(([n, f]) => [flagSynopsis(n, f), f.help] as const);
+  if (v.json) flags.push(['--json', JSON_FLAG]);
+  if (v.group === 'device') flags.push(['--config FILE', 'the configuration (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)']);
+  flags.push(['--help', 'this help']);
+  const width = Math.max(...flags.map(([s]) => s.length));
+  return [`usage: upgradectl ${name}${flags.length > 1 ? ' [options]' : ''}`, '', v.summary, '', 'options:', ...flags.map(([s, h]) => `  ${s.padEnd(width)}  ${h}`)].join('\n');
+}
+
+export const USAGE = `usage: upgradectl [--config FILE] <command> [options]
+device:    status [--json] | history [--json] | images [--json] | cleanup [--dry-run] [--json]
+           check-in [--json] | prepare --manifest URL [--allow-downgrade] [--json] | daemon
+           apply [--now] | confirm | rollback | grub-cfg --print
+publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
+           publish --dataset POOL/DS --out DIR --version N --key FILE... --hardware NAME... [options]
+common:    ${CONFIG_HELP}, before or after the command
+           upgradectl COMMAND --help (or upgradectl help COMMAND): that command's options`;
