@@ -17,6 +17,8 @@ export interface Verb {
 }
 
 const JSON_FLAG = 'print JSON instead of text';
+/** sign and publish take the signers' keys the same way. */
+const KEY_FLAG: FlagDoc = { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' };
 
 export const VERBS: Record<string, Verb> = {
   status: { group: 'device', json: true, flags: {}, summary: 'the device, its deployment, images, window and daemon; reads the state read-only (works with the daemon down)' },
@@ -52,7 +54,7 @@ export const VERBS: Record<string, Verb> = {
   sign: {
     group: 'publisher', json: false, summary: 'sign a payload with one or more keys (multi-party signing) into a manifest envelope',
     flags: {
-      key: { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' },
+      key: KEY_FLAG,
       payload: { kind: 'value', arg: 'FILE', help: 'the payload JSON (required)' },
       out: { kind: 'value', arg: 'FILE', help: 'the envelope to write (required)' },
     },
@@ -63,7 +65,7 @@ export const VERBS: Record<string, Verb> = {
       dataset: { kind: 'value', arg: 'POOL/DS', help: 'the dataset holding the image snapshots (required)' },
       version: { kind: 'value', arg: 'N', help: 'the snapshot to publish, POOL/DS@N (required)' },
       out: { kind: 'value', arg: 'DIR', help: 'directory to write manifests/ and streams/ into (required)' },
-      key: { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' },
+      key: KEY_FLAG,
       hardware: { kind: 'list', arg: 'NAME', help: 'hardware the image is for (required); repeat or separate with commas' },
       channel: { kind: 'value', arg: 'NAME', help: 'channel (default stable)' },
       label: { kind: 'value', arg: 'TEXT', help: 'label shown by status (default "version N")' },
