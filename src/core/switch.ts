@@ -2,7 +2,7 @@
 // After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
-import type { Deployment, DeploymentPatch } from '../state/store.js';
+import type { Deployment, DeploymentPatch, JournalEvent } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageStager } from '../adapters/image-stager.js';
 import type { HealthReport } from '../steps/health.js';
@@ -46,7 +46,7 @@ export function committedOrFail(deps: SwitchDeps): number {
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
-export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
+export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: JournalEvent, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
   return deps.store.transition(d.id, phase, { ...patch, bootId: deps.boot.bootId() }, event, data);
 }
 

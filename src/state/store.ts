@@ -3,8 +3,10 @@ import type { Db } from './db.js';
 import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
 import { StateError } from '../errors.js';
 import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
+import type { JournalEvent } from './journal-events.js';
 
 export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
+export type { JournalEvent } from './journal-events.js';
 
 export interface Deployment {
   id: number;
@@ -128,7 +130,7 @@ export class Store {
    * atomically (the commit moves `committed_version` with the phase: neither is ever seen without the other).
    */
   transition(
-    id: number, to: Phase, patch: DeploymentPatch = {}, event = 'phase', data: unknown = undefined, meta: Readonly<Record<string, string>> = {},
+    id: number, to: Phase, patch: DeploymentPatch = {}, event: JournalEvent = 'phase', data: unknown = undefined, meta: Readonly<Record<string, string>> = {},
   ): Deployment {
     this.db.transaction(() => {
       const cur = this.get(id);
@@ -165,12 +167,12 @@ export class Store {
     this.db.prepare(`UPDATE deployments SET ${cols.join(', ')} WHERE id = @id`).run(params);
   }
 
-  journal(event: string, deploymentId: number | null, data: unknown = null): void {
+  journal(event: JournalEvent, deploymentId: number | null, data: unknown = null): void {
     this.appendJournal(deploymentId, event, null, null, data);
   }
 
   /** Journals and prunes in one transaction (a savepoint inside `create`'s and `transition`'s). */
-  private appendJournal(deploymentId: number | null, event: string, from: string | null, to: string | null, data: unknown): void {
+  private appendJournal(deploymentId: number | null, event: JournalEvent, from: string | null, to: string | null, data: unknown): void {
     this.journalTable.append(deploymentId, event, from, to, data);
   }
 
