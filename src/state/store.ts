@@ -4,6 +4,8 @@ import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
 import { StateError } from '../errors.js';
 import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
 import type { JournalEvent } from './journal-events.js';
+import { META_KEYS } from './meta-keys.js';
+import type { FileIdentity } from '../util/file-identity.js';
 
 export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
 export type { JournalEvent } from './journal-events.js';
@@ -66,6 +68,11 @@ export type DeploymentPatch = Partial<
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** Meta written with a transition, in its transaction. */
+export interface TransitionMeta {
+  committedVersion?: number;
+}
+
 /** Options of a Store; the journal's retention defaults to `JOURNAL_RETENTION_DEFAULTS`. */
 export type StoreOptions = Partial<JournalRetention>;
 
@@ -126,11 +133,11 @@ export class Store {
   }
 
   /**
-   * Moves a deployment to `to` (refusing illegal edges), applying `patch`, setting `meta` keys and journaling,
-   * atomically (the commit moves `committed_version` with the phase: neither is ever seen without the other).
+   * Moves a deployment to `to` (refusing illegal edges), applying `patch`, recording `meta` and journaling,
+   * atomically (the commit moves the committed version with the phase: neither is ever seen without the other).
    */
   transition(
-    id: number, to: Phase, patch: DeploymentPatch = {}, event: JournalEvent = 'phase', data: unknown = undefined, meta: Readonly<Record<string, string>> = {},
+    id: number, to: Phase, patch: DeploymentPatch = {}, event: JournalEvent = 'phase', data: unknown = undefined, meta: TransitionMeta = {},
   ): Deployment {
     this.db.transaction(() => {
       const cur = this.get(id);
@@ -140,7 +147,7 @@ export class Store {
         });
       }
       this.applyPatch(id, { ...patch }, to);
-      for (const [k, v] of Object.entries(meta)) this.setMeta(k, v);
+      if (meta.committedVersion !== undefined) this.recordCommittedVersion(meta.committedVersion);
       this.appendJournal(id, event, cur.phase, to, data ?? (patch.reasonCode ? { code: patch.reasonCode, reason: patch.reason } : null));
     })();
     return this.get(id);
@@ -205,12 +212,32 @@ export class Store {
     })();
   }
 
-  getMeta(key: string): string | null {
+  /** The committed image's version as recorded (null before the first switch recorded one). */
+  committedVersion(): number | null {
+    const v = this.getMeta(META_KEYS.committedVersion);
+    return v === null ? null : Number(v);
+  }
+
+  recordCommittedVersion(version: number): void {
+    this.setMeta(META_KEYS.committedVersion, String(version));
+  }
+
+  /** The identity of image `version`'s file when its export verified it, or null. */
+  verifiedImage(version: number): FileIdentity | null {
+    const v = this.getMeta(META_KEYS.verifiedImage(version));
+    return v === null ? null : (JSON.parse(v) as FileIdentity);
+  }
+
+  setVerifiedImage(version: number, identity: FileIdentity): void {
+    this.setMeta(META_KEYS.verifiedImage(version), JSON.stringify(identity));
+  }
+
+  private getMeta(key: string): string | null {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value ?? null;
   }
 
-  setMeta(key: string, value: string): void {
+  private setMeta(key: string, value: string): void {
     this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 }
