@@ -9,7 +9,7 @@ import type { Spec } from '../src/util/strict-schema.js';
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   it('lists every error code with its meaning', () => {
-    for (const [code, meaning] of Object.entries(ERROR_CODES)) expect(readme).toContain(`| \`${code}\` | ${meaning} |`);
+    for (const [code, { message }] of Object.entries(ERROR_CODES)) expect(readme).toContain(`| \`${code}\` | ${message} |`);
   });
   it('lists no code that does not exist', () => {
     const listed = [...readme.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1]);

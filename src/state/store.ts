@@ -1,7 +1,7 @@
 // Typed access to deployments, the append-only journal and the persisted trust floors; each write is one transaction.
 import type { Db } from './db.js';
 import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
-import { StateError } from '../errors.js';
+import { StateError, type ErrorCode } from '../errors.js';
 import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
 import type { JournalEvent } from './journal-events.js';
 import { META_KEYS } from './meta-keys.js';
@@ -56,14 +56,14 @@ export type NewDeployment = Pick<
   'version' | 'label' | 'manifestUrl' | 'envelope' | 'payloadSha256' | 'imageSize' | 'imageSha256'
 >;
 
-/** Columns the runner may update besides the phase. */
+/** Columns the runner may update besides the phase; a reason code written is one of ERROR_CODES (rows read may hold older agents'). */
 export type DeploymentPatch = Partial<
   Pick<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
+    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
     | 'confirmAttempts'
-  >
+  > & { reasonCode: ErrorCode | null }
 >;
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
