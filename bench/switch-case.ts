@@ -89,10 +89,10 @@ export async function benchSwitch(reps: number, imageMiB = 1024, dataMiB = 240):
           migrate: { sourceRoot: join(dir, 'source'), allow: source.allow, runtimeDir: join(dir, 'run') },
         });
         const store = new Store(openStateDb(config.paths.stateDir));
-        store.setMeta('committed_version', '1');
+        store.recordCommittedVersion(1);
         const d = store.create({ version: 2, label: 'bench', manifestUrl: null, envelope: Buffer.from('{}'), payloadSha256: 'x', imageSize: size, imageSha256: sha256 });
         for (const p of PHASES_TO_READY) store.transition(d.id, p);
-        if (verified === 'identity') store.setMeta('verified-image:2', JSON.stringify(fileIdentity(join(host, 'images', '2.img'))));
+        if (verified === 'identity') store.setVerifiedImage(2, fileIdentity(join(host, 'images', '2.img')));
         const log = silentLogger();
         const deps: SwitchDeps = {
           config, store, log, now: Date.now, random: Math.random,

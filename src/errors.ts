@@ -1,82 +1,111 @@
 // One base error with a stable code; families as subclasses; context chained through `cause`.
 
-/** Every code the agent can report. Stable: operators and fleet servers match on these. */
+/** What the agent does with a code besides reporting it. */
+export interface ErrorClass {
+  /** The README's meaning of the code (test/docs.test.ts keeps the two equal). */
+  message: string;
+  /** The runner keeps the phase and retries with backoff (else the deployment fails). */
+  transient?: true;
+  /** The download tries the next mirror. */
+  mirrorFailure?: true;
+  /** The partial download's bytes must never be trusted again: the file goes. */
+  deletePartial?: true;
+  /** upgradectl's exit class: 2 (usage) or 3 (deferred); any other code exits 1. */
+  exit?: 'usage' | 'deferred';
+}
+
+/** Every code the agent can report, with its class. Stable: operators and fleet servers match on these. */
 export const ERROR_CODES = {
-  E_USAGE: 'bad command line',
-  E_CONFIG_READ: 'config file cannot be read',
-  E_CONFIG_PARSE: 'config file is not valid JSON',
-  E_CONFIG_UNKNOWN_KEY: 'config has a key the agent does not know',
-  E_CONFIG_INVALID: 'config value has the wrong type or range',
-  E_KEY_INVALID: 'a key file is malformed',
-  E_MANIFEST_FORMAT: 'manifest envelope is malformed',
-  E_MANIFEST_UNSIGNED: 'manifest has no signatures',
-  E_MANIFEST_SIGNATURE: 'not enough distinct trusted keys signed the manifest',
-  E_MANIFEST_PAYLOAD: 'signed payload is malformed',
-  E_MANIFEST_EXPIRED: 'manifest is past its expiry',
-  E_MANIFEST_ROLLBACK: 'manifest version is below the accepted floor',
-  E_MANIFEST_HARDWARE: 'manifest is for other hardware',
-  E_MANIFEST_CHANNEL: 'manifest is for another channel',
-  E_MANIFEST_TOO_LARGE: 'manifest document exceeds the size cap',
-  E_MANIFEST_NO_STREAM: 'manifest offers no stream this device can use',
-  E_HTTP_STATUS: 'server answered with an unexpected HTTP status',
-  E_HTTP_NETWORK: 'network error talking to a server',
-  E_HTTP_TIMEOUT: 'server did not answer in time',
-  E_HTTP_DEADLINE: 'a manifest or check-in exchange exceeded its overall deadline',
-  E_HTTP_SLOW: 'a manifest or check-in answer arrived slower than the minimum throughput',
-  E_HTTP_REDIRECT: 'a redirect was refused (another scheme, a POST turned into a GET, or too many hops)',
-  E_DOWNLOAD_TOO_LARGE: 'server sent more bytes than were signed',
-  E_DOWNLOAD_SLOW: 'download throughput stayed under the minimum',
-  E_DOWNLOAD_DEADLINE: 'download exceeded its overall deadline',
-  E_DOWNLOAD_HASH: 'downloaded stream does not match the signed sha256',
-  E_DOWNLOAD_TRUNCATED: 'download ended before the signed size',
-  E_MIRRORS_EXHAUSTED: 'every mirror failed',
-  E_RETRY_LATER: 'server asked to come back later',
-  E_RETRY_LATER_EXHAUSTED: 'server asked to come back later too many times in a row; counted as a failure',
-  E_VERIFY_HASH: 'stream does not match the signed sha256 at import time',
-  E_VERIFY_SIZE: 'stream size differs from the signed size at import time',
-  E_ZFS_COMMAND: 'a zfs command failed',
-  E_ZFS_BUSY: 'dataset stayed busy',
-  E_ZFS_BASE_MISMATCH: "pool's newest snapshot is not the diff's base",
-  E_ZFS_RECV: 'zfs recv rejected the stream',
-  E_DECOMPRESS: 'stream could not be decompressed',
-  E_IMAGE_HASH: 'exported image does not match the signed sha256',
-  E_IMAGE_SIZE: 'exported image size differs from the signed size',
-  E_IMAGE_SOURCE: 'the snapshot holds no readable image to export',
-  E_NO_SPACE: 'not enough free space',
-  E_STATE_DB: 'state database error',
-  E_LOCKED: 'another upgradectl process is working on this device',
-  E_PERMISSION: 'this verb needs root (or access to the state directory)',
-  E_STATE_TRANSITION: 'illegal phase transition',
-  E_LOOP_BREAKER: 'deployment resumed too many times',
-  E_NO_DEPLOYMENT: 'no such deployment',
-  E_CHECKIN: 'check-in failed',
-  E_DAEMON: 'daemon control socket error',
-  E_PREFLIGHT: 'pre-flight check before arming a trial failed',
-  E_HEALTH: 'the trial image failed its health checks',
-  E_TRIAL_FAILED: 'the trial boot did not come up (the device fell back)',
-  E_OPERATOR: 'an operator rolled the trial back',
-  E_REBOOT: 'the reboot could not be requested',
-  E_SWITCH_ACTIVE: 'a switch is under way: cleanup waits until its trial is committed or rolled back',
-  E_MIGRATE_PATH: 'a migrate allow/deny entry is not an absolute, normalized path',
-  E_MIGRATE_UNSAFE_PATH: 'a migrated path would be resolved through a symlink or non-directory',
-  E_MIGRATE_NO_IMAGE: 'the image to migrate into does not exist',
-  E_MIGRATE_IMAGE_BUSY: 'the image is mounted somewhere the agent did not mount it',
-  E_MIGRATE_MOUNT: 'the image could not be mounted or unmounted',
-  E_MIGRATE_COPY: 'copying a path into the image failed',
-  E_MIGRATE_IMAGE_FULL: 'the image has no room for the migrated files',
-  E_MIGRATE_FSCK: 'the image is not clean after migration',
-  E_SUPERSEDED: 'deployment replaced by a newer target before it armed anything',
-  E_GRUB_CFG_INVALID: 'grub.cfg cannot be generated from these inputs',
-  E_GRUB_COMMITTED_MISSING: 'the committed image is not among the boot entries',
-  E_GRUB_WRITE: 'grub.cfg or grubenv could not be written',
-  E_BOOT_FLUSH: "the filesystem of Grub's files could not be flushed for Grub (checkpoint or freeze ioctl failed); recorded, not fatal",
-  E_GRUBENV_GARBLED: 'grubenv is not a valid 1024-byte GRUB environment block',
-  E_GRUBENV_TOO_LARGE: 'variables do not fit in the 1024-byte grubenv',
-  E_GRUBENV_INVALID: 'grubenv variable or trial version is not valid',
-  E_INTERNAL: 'unexpected internal error',
-} as const;
+  E_USAGE: { message: 'bad command line', exit: 'usage' },
+  E_CONFIG_READ: { message: 'config file cannot be read', exit: 'usage' },
+  E_CONFIG_PARSE: { message: 'config file is not valid JSON', exit: 'usage' },
+  E_CONFIG_UNKNOWN_KEY: { message: 'config has a key the agent does not know', exit: 'usage' },
+  E_CONFIG_INVALID: { message: 'config value has the wrong type or range', exit: 'usage' },
+  E_KEY_INVALID: { message: 'a key file is malformed' },
+  E_MANIFEST_FORMAT: { message: 'manifest envelope is malformed' },
+  E_MANIFEST_UNSIGNED: { message: 'manifest has no signatures' },
+  E_MANIFEST_SIGNATURE: { message: 'not enough distinct trusted keys signed the manifest' },
+  E_MANIFEST_PAYLOAD: { message: 'signed payload is malformed' },
+  E_MANIFEST_EXPIRED: { message: 'manifest is past its expiry' },
+  E_MANIFEST_ROLLBACK: { message: 'manifest version is below the accepted floor' },
+  E_MANIFEST_HARDWARE: { message: 'manifest is for other hardware' },
+  E_MANIFEST_CHANNEL: { message: 'manifest is for another channel' },
+  E_MANIFEST_TOO_LARGE: { message: 'manifest document exceeds the size cap' },
+  E_MANIFEST_NO_STREAM: { message: 'manifest offers no stream this device can use' },
+  E_HTTP_STATUS: { message: 'server answered with an unexpected HTTP status', transient: true, mirrorFailure: true },
+  E_HTTP_NETWORK: { message: 'network error talking to a server', transient: true, mirrorFailure: true },
+  E_HTTP_TIMEOUT: { message: 'server did not answer in time', transient: true, mirrorFailure: true },
+  E_HTTP_DEADLINE: { message: 'a manifest or check-in exchange exceeded its overall deadline' },
+  E_HTTP_SLOW: { message: 'a manifest or check-in answer arrived slower than the minimum throughput' },
+  E_HTTP_REDIRECT: { message: 'a redirect was refused (another scheme, a POST turned into a GET, or too many hops)', transient: true, mirrorFailure: true },
+  E_DOWNLOAD_TOO_LARGE: { message: 'server sent more bytes than were signed', mirrorFailure: true, deletePartial: true },
+  E_DOWNLOAD_SLOW: { message: 'download throughput stayed under the minimum', transient: true, mirrorFailure: true },
+  E_DOWNLOAD_DEADLINE: { message: 'download exceeded its overall deadline', transient: true },
+  E_DOWNLOAD_HASH: { message: 'downloaded stream does not match the signed sha256', mirrorFailure: true, deletePartial: true },
+  E_DOWNLOAD_TRUNCATED: { message: 'download ended before the signed size', transient: true, mirrorFailure: true },
+  E_MIRRORS_EXHAUSTED: { message: 'every mirror failed', transient: true },
+  E_RETRY_LATER: { message: 'server asked to come back later', transient: true, exit: 'deferred' },
+  E_RETRY_LATER_EXHAUSTED: { message: 'server asked to come back later too many times in a row; counted as a failure', transient: true },
+  E_VERIFY_HASH: { message: 'stream does not match the signed sha256 at import time' },
+  E_VERIFY_SIZE: { message: 'stream size differs from the signed size at import time' },
+  E_ZFS_COMMAND: { message: 'a zfs command failed' },
+  E_ZFS_BUSY: { message: 'dataset stayed busy', transient: true },
+  E_ZFS_BASE_MISMATCH: { message: "pool's newest snapshot is not the diff's base" },
+  E_ZFS_RECV: { message: 'zfs recv rejected the stream' },
+  E_DECOMPRESS: { message: 'stream could not be decompressed' },
+  E_IMAGE_HASH: { message: 'exported image does not match the signed sha256' },
+  E_IMAGE_SIZE: { message: 'exported image size differs from the signed size' },
+  E_IMAGE_SOURCE: { message: 'the snapshot holds no readable image to export' },
+  E_NO_SPACE: { message: 'not enough free space', transient: true },
+  E_STATE_DB: { message: 'state database error' },
+  E_LOCKED: { message: 'another upgradectl process is working on this device' },
+  E_PERMISSION: { message: 'this verb needs root (or access to the state directory)' },
+  E_STATE_TRANSITION: { message: 'illegal phase transition' },
+  E_LOOP_BREAKER: { message: 'deployment resumed too many times' },
+  E_NO_DEPLOYMENT: { message: 'no such deployment' },
+  E_CHECKIN: { message: 'check-in failed' },
+  E_DAEMON: { message: 'daemon control socket error' },
+  E_PREFLIGHT: { message: 'pre-flight check before arming a trial failed' },
+  E_HEALTH: { message: 'the trial image failed its health checks' },
+  E_TRIAL_FAILED: { message: 'the trial boot did not come up (the device fell back)' },
+  E_OPERATOR: { message: 'an operator rolled the trial back' },
+  E_REBOOT: { message: 'the reboot could not be requested' },
+  E_SWITCH_ACTIVE: { message: 'a switch is under way: cleanup waits until its trial is committed or rolled back' },
+  E_MIGRATE_PATH: { message: 'a migrate allow/deny entry is not an absolute, normalized path' },
+  E_MIGRATE_UNSAFE_PATH: { message: 'a migrated path would be resolved through a symlink or non-directory' },
+  E_MIGRATE_NO_IMAGE: { message: 'the image to migrate into does not exist' },
+  E_MIGRATE_IMAGE_BUSY: { message: 'the image is mounted somewhere the agent did not mount it' },
+  E_MIGRATE_MOUNT: { message: 'the image could not be mounted or unmounted' },
+  E_MIGRATE_COPY: { message: 'copying a path into the image failed' },
+  E_MIGRATE_IMAGE_FULL: { message: 'the image has no room for the migrated files' },
+  E_MIGRATE_FSCK: { message: 'the image is not clean after migration' },
+  E_SUPERSEDED: { message: 'deployment replaced by a newer target before it armed anything' },
+  E_GRUB_CFG_INVALID: { message: 'grub.cfg cannot be generated from these inputs' },
+  E_GRUB_COMMITTED_MISSING: { message: 'the committed image is not among the boot entries' },
+  E_GRUB_WRITE: { message: 'grub.cfg or grubenv could not be written' },
+  E_BOOT_FLUSH: { message: "the filesystem of Grub's files could not be flushed for Grub (checkpoint or freeze ioctl failed); recorded, not fatal" },
+  E_GRUBENV_GARBLED: { message: 'grubenv is not a valid 1024-byte GRUB environment block' },
+  E_GRUBENV_TOO_LARGE: { message: 'variables do not fit in the 1024-byte grubenv' },
+  E_GRUBENV_INVALID: { message: 'grubenv variable or trial version is not valid' },
+  E_INTERNAL: { message: 'unexpected internal error' },
+} as const satisfies Record<string, ErrorClass>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The class of `code`, as a plain ErrorClass (absent flags are undefined). */
+export function errorClass(code: ErrorCode): ErrorClass {
+  return ERROR_CODES[code];
+}
+
+const codesWhere = (has: (c: ErrorClass) => boolean): ReadonlySet<ErrorCode> =>
+  new Set((Object.keys(ERROR_CODES) as ErrorCode[]).filter((code) => has(errorClass(code))));
+
+/** Transient faults: the runner keeps the phase and retries with backoff. */
+export const TRANSIENT_CODES = codesWhere((c) => c.transient === true);
+/** Faults of one mirror: the download tries the next. */
+export const MIRROR_FAILURE_CODES = codesWhere((c) => c.mirrorFailure === true);
+/** Bytes that must never be trusted again: the partial file goes. */
+export const DELETE_PARTIAL_CODES = codesWhere((c) => c.deletePartial === true);
 
 export class UpgradeError extends Error {
   readonly code: ErrorCode;

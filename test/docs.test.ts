@@ -1,19 +1,34 @@
-// Docs stay true: every error code is listed in the README (nothing stale), every config key in docs/configuration.md.
+// Docs stay true: every error code is listed in the README, every journal event in docs/journal.md (nothing stale), every config key in docs/configuration.md.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
+import { JOURNAL_EVENTS } from '../src/state/journal-events.js';
 import { parseConfig, SCHEMA } from '../src/config.js';
 import type { Spec } from '../src/util/strict-schema.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   it('lists every error code with its meaning', () => {
-    for (const [code, meaning] of Object.entries(ERROR_CODES)) expect(readme).toContain(`| \`${code}\` | ${meaning} |`);
+    for (const [code, { message }] of Object.entries(ERROR_CODES)) expect(readme).toContain(`| \`${code}\` | ${message} |`);
   });
   it('lists no code that does not exist', () => {
     const listed = [...readme.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(listed.filter((c) => !(c! in ERROR_CODES))).toEqual([]);
     expect(listed.length).toBe(Object.keys(ERROR_CODES).length);
+  });
+});
+
+describe('docs/journal.md', () => {
+  const doc = readFileSync(new URL('../docs/journal.md', import.meta.url), 'utf8');
+  it('lists every journal event with its meaning', () => {
+    for (const [event, meaning] of Object.entries(JOURNAL_EVENTS)) expect(doc).toContain(`| \`${event}\` | ${meaning} |`);
+  });
+  it('lists exactly the events of the table, each once', () => {
+    const listed = [...doc.matchAll(/^\| `([a-z:-]+)` \|/gm)].map((m) => m[1]);
+    expect([...listed].sort()).toEqual(Object.keys(JOURNAL_EVENTS).sort());
+  });
+  it('is linked from the README', () => {
+    expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain('docs/journal.md');
   });
 });
 

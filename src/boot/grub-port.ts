@@ -1,5 +1,6 @@
 // The Grub port: the one interface that owns Grub's files (grub.cfg's default, the one-shot trial in grubenv).
 import { checkEntryHasPanic } from '../steps/preflight.js';
+import type { JournalEvent } from '../state/journal-events.js';
 
 /**
  * Why Grub's files were written; persisted as `after` in the journal's `boot-files-flushed` rows (names only grow).
@@ -39,7 +40,7 @@ export interface GrubPort {
 export type GrubRender = (defaultVersion: number) => string;
 
 /** Records a write: the real port journals its flush; the fake only this. */
-export type GrubJournal = (event: 'boot-files-flushed' | 'boot-files-flush-failed', data: Record<string, unknown>) => void;
+export type GrubJournal = (event: Extract<JournalEvent, 'boot-files-flushed' | 'boot-files-flush-failed'>, data: Record<string, unknown>) => void;
 
 /** grub.cfg for a trial's staging, checked before it is written: a failed boot of the trial must reboot (panic=). */
 export function stagingCfg(render: GrubRender, version: number, committed: number): string {

@@ -4,7 +4,7 @@ import { parseArgs, splitCommand, flagString, requireFlag, type FlagKind, type P
 import { USAGE, VERBS, verbHelp } from './verbs.js';
 import { outcomeExit } from './outcome.js';
 import { readConfig, wireAgent } from '../wiring.js';
-import { UpgradeError, UsageError, asUpgradeError, type ErrorCode } from '../errors.js';
+import { UpgradeError, UsageError, asUpgradeError, errorClass } from '../errors.js';
 import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
 import { callDaemon, daemonRunning } from '../daemon/control.js';
 
@@ -100,11 +100,11 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
   return exit;
 }
 
+/** The exit code of an error that ended the command: ERROR_CODES' `exit` class, else 1. */
 function exitCodeFor(err: UpgradeError): number {
-  const usage: ErrorCode[] = ['E_USAGE', 'E_CONFIG_READ', 'E_CONFIG_PARSE', 'E_CONFIG_UNKNOWN_KEY', 'E_CONFIG_INVALID'];
-  // "Come back later" that outlasted a foreground wait (a manifest still being built): deferred, not failed.
-  if (err.code === 'E_RETRY_LATER') return EXIT.deferred;
-  return usage.includes(err.code) ? EXIT.usage : EXIT.error;
+  // 'deferred' is "come back later" that outlasted a foreground wait (a manifest still being built): not failed.
+  const exit = errorClass(err.code).exit;
+  return exit === undefined ? EXIT.error : EXIT[exit];
 }
 
 run(process.argv.slice(2)).then(

@@ -42,7 +42,7 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   at(deps, 'default-moved');
   // The committed image moves with the phase, in one transaction, and only after Grub's default did.
   const done = store.transition(d.id, 'committed', { reasonCode: null, reason: null }, 'confirm:committed', { health: 'ok' }, {
-    committed_version: String(d.version),
+    committedVersion: d.version,
   });
   log.info({ id, version: d.version }, 'image committed');
   // Old images are dead weight now; tidying is best effort and never undoes the commit.

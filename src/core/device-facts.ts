@@ -25,8 +25,8 @@ export function readBootedVersion(cfg: Config): number | null {
  * and then the booted image is the trial: the fallback is the one its switch started from.
  */
 export function readCommittedVersion(store: Store, cfg: Config): number | null {
-  const v = store.getMeta('committed_version');
-  if (v !== null) return Number(v);
+  const v = store.committedVersion();
+  if (v !== null) return v;
   const booted = readBootedVersion(cfg);
   const active = store.active();
   if (!active || !SWITCH_PHASES.has(active.phase) || booted !== active.version) return booted;

@@ -4,7 +4,7 @@ import type { Store, Deployment } from '../state/store.js';
 import type { Logger } from '../log.js';
 import type { Zfs } from '../adapters/zfs.js';
 import type { Dispatcher } from 'undici';
-import { asUpgradeError, DownloadError, RetryLaterError, StateError, type UpgradeError } from '../errors.js';
+import { asUpgradeError, DownloadError, RetryLaterError, StateError, TRANSIENT_CODES, type UpgradeError } from '../errors.js';
 import { loopBreakerTripped, resumeAction, STEPS, type StepName } from './phases.js';
 import { runDownload, runExport, runImport, type StepContext } from './steps.js';
 import { backoffMs, onDeferral, retryPolicyOf } from './retry-policy.js';
@@ -26,11 +26,6 @@ export type RunOutcome =
   | { kind: 'failed'; deployment: Deployment }
   | { kind: 'idle'; deployment: Deployment | null };
 
-/** Transient faults keep the phase and retry with backoff; anything else (trust, integrity) fails the deployment. */
-const TRANSIENT = new Set([
-  'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_MIRRORS_EXHAUSTED', 'E_DOWNLOAD_SLOW', 'E_DOWNLOAD_DEADLINE',
-  'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER', 'E_RETRY_LATER_EXHAUSTED', 'E_HTTP_REDIRECT',
-]);
 
 /** Ceiling of the backoff between failed attempts of a step. */
 const STEP_BACKOFF_MAX_MS = 3_600_000;
@@ -101,7 +96,8 @@ export class Runner {
         cause: err, context: { maxDeferrals: config.retry.maxDeferrals, ...err.context },
       });
     }
-    if (TRANSIENT.has(err.code)) {
+    // Transient faults (ERROR_CODES' `transient`) keep the phase and retry with backoff; anything else fails the deployment.
+    if (TRANSIENT_CODES.has(err.code)) {
       const failures = d.failures + 1;
       if (failures <= config.state.maxFailures) return this.defer(id, step, err, { deferrals: 0, failures }, backoffMs(failures, STEP_BACKOFF_MAX_MS));
     }

@@ -145,6 +145,6 @@ export async function runExport(ctx: StepContext, d: Deployment): Promise<void> 
   }
   const path = join(config.paths.imagesDir, `${d.version}.img`);
   // Remember the verified file's identity: the switch window re-hashes only if the file changed since.
-  store.setMeta(`verified-image:${d.version}`, JSON.stringify(fileIdentity(path)));
+  store.setVerifiedImage(d.version, fileIdentity(path));
   store.journal('exported', d.id, { result, path });
 }

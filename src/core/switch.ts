@@ -2,7 +2,7 @@
 // After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
 import type { RunnerDeps } from './runner.js';
-import type { Deployment, DeploymentPatch } from '../state/store.js';
+import type { Deployment, DeploymentPatch, JournalEvent } from '../state/store.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { ImageStager } from '../adapters/image-stager.js';
 import type { HealthReport } from '../steps/health.js';
@@ -11,7 +11,7 @@ import type { Phase } from './phases.js';
 import type { SwitchCrashPoint } from './switch-policy.js';
 import { readCommittedVersion } from './device-facts.js';
 import { imageMatches } from '../steps/export.js';
-import { sameIdentity, type FileIdentity } from '../util/file-identity.js';
+import { sameIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
 export interface SwitchDeps extends RunnerDeps {
@@ -46,7 +46,7 @@ export function committedOrFail(deps: SwitchDeps): number {
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
-export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: string, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
+export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: JournalEvent, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
   return deps.store.transition(d.id, phase, { ...patch, bootId: deps.boot.bootId() }, event, data);
 }
 
@@ -58,10 +58,10 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   const { log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
-  if (deps.store.getMeta('committed_version') === null) {
+  if (deps.store.committedVersion() === null) {
     // Before the first commit nothing records the fallback, and "the booted image" becomes the trial once it boots
     // (retention and check-in would take it for the committed one). From here it moves only with a commit.
-    deps.store.setMeta('committed_version', String(committed));
+    deps.store.recordCommittedVersion(committed);
     deps.store.journal('committed-recorded', d.id, { committed, how: 'the booted image, before the first trial' });
   }
   const image = imagePathOf(deps, d.version);
@@ -69,8 +69,8 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
   if (d.phase === 'ready') {
     // The migration changes the image, so its signed hash can only be checked before the first one. The export
     // hashed it; unless the file changed since (inode, size, mtime, ctime), that proof still holds.
-    const verified = deps.store.getMeta(`verified-image:${d.version}`);
-    const unchanged = verified !== null && sameIdentity(JSON.parse(verified) as FileIdentity, image);
+    const verified = deps.store.verifiedImage(d.version);
+    const unchanged = verified !== null && sameIdentity(verified, image);
     if (!unchanged && !(await imageMatches(image, d.imageSize, d.imageSha256))) {
       throw new UpgradeError('E_PREFLIGHT', `${image} is missing or does not match the signed image`, { context: { image } });
     }

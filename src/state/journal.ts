@@ -1,5 +1,6 @@
 // The journal table: each append prunes it by count and by age in the same transaction, sparing the active deployment.
 import type { Db } from './db.js';
+import { META_KEYS } from './meta-keys.js';
 
 export interface JournalEntry {
   id: number;
@@ -29,7 +30,7 @@ export interface JournalPruned {
 }
 
 /** The meta key of the pruned record (persisted: never rename). */
-export const JOURNAL_PRUNED_KEY = 'journal_pruned';
+const JOURNAL_PRUNED_KEY = META_KEYS.journalPruned;
 
 const DAY_MS = 24 * 3600 * 1000;
 

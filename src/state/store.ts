@@ -1,10 +1,14 @@
 // Typed access to deployments, the append-only journal and the persisted trust floors; each write is one transaction.
 import type { Db } from './db.js';
 import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
-import { StateError } from '../errors.js';
+import { StateError, type ErrorCode } from '../errors.js';
 import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
+import type { JournalEvent } from './journal-events.js';
+import { META_KEYS } from './meta-keys.js';
+import type { FileIdentity } from '../util/file-identity.js';
 
 export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
+export type { JournalEvent } from './journal-events.js';
 
 export interface Deployment {
   id: number;
@@ -52,17 +56,22 @@ export type NewDeployment = Pick<
   'version' | 'label' | 'manifestUrl' | 'envelope' | 'payloadSha256' | 'imageSize' | 'imageSha256'
 >;
 
-/** Columns the runner may update besides the phase. */
+/** Columns the runner may update besides the phase; a reason code written is one of ERROR_CODES (rows read may hold older agents'). */
 export type DeploymentPatch = Partial<
   Pick<
     Deployment,
     | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reasonCode' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
+    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
     | 'confirmAttempts'
-  >
+  > & { reasonCode: ErrorCode | null }
 >;
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Meta written with a transition, in its transaction. */
+export interface TransitionMeta {
+  committedVersion?: number;
+}
 
 /** Options of a Store; the journal's retention defaults to `JOURNAL_RETENTION_DEFAULTS`. */
 export type StoreOptions = Partial<JournalRetention>;
@@ -124,11 +133,11 @@ export class Store {
   }
 
   /**
-   * Moves a deployment to `to` (refusing illegal edges), applying `patch`, setting `meta` keys and journaling,
-   * atomically (the commit moves `committed_version` with the phase: neither is ever seen without the other).
+   * Moves a deployment to `to` (refusing illegal edges), applying `patch`, recording `meta` and journaling,
+   * atomically (the commit moves the committed version with the phase: neither is ever seen without the other).
    */
   transition(
-    id: number, to: Phase, patch: DeploymentPatch = {}, event = 'phase', data: unknown = undefined, meta: Readonly<Record<string, string>> = {},
+    id: number, to: Phase, patch: DeploymentPatch = {}, event: JournalEvent = 'phase', data: unknown = undefined, meta: TransitionMeta = {},
   ): Deployment {
     this.db.transaction(() => {
       const cur = this.get(id);
@@ -138,7 +147,7 @@ export class Store {
         });
       }
       this.applyPatch(id, { ...patch }, to);
-      for (const [k, v] of Object.entries(meta)) this.setMeta(k, v);
+      if (meta.committedVersion !== undefined) this.recordCommittedVersion(meta.committedVersion);
       this.appendJournal(id, event, cur.phase, to, data ?? (patch.reasonCode ? { code: patch.reasonCode, reason: patch.reason } : null));
     })();
     return this.get(id);
@@ -165,12 +174,12 @@ export class Store {
     this.db.prepare(`UPDATE deployments SET ${cols.join(', ')} WHERE id = @id`).run(params);
   }
 
-  journal(event: string, deploymentId: number | null, data: unknown = null): void {
+  journal(event: JournalEvent, deploymentId: number | null, data: unknown = null): void {
     this.appendJournal(deploymentId, event, null, null, data);
   }
 
   /** Journals and prunes in one transaction (a savepoint inside `create`'s and `transition`'s). */
-  private appendJournal(deploymentId: number | null, event: string, from: string | null, to: string | null, data: unknown): void {
+  private appendJournal(deploymentId: number | null, event: JournalEvent, from: string | null, to: string | null, data: unknown): void {
     this.journalTable.append(deploymentId, event, from, to, data);
   }
 
@@ -203,12 +212,32 @@ export class Store {
     })();
   }
 
-  getMeta(key: string): string | null {
+  /** The committed image's version as recorded (null before the first switch recorded one). */
+  committedVersion(): number | null {
+    const v = this.getMeta(META_KEYS.committedVersion);
+    return v === null ? null : Number(v);
+  }
+
+  recordCommittedVersion(version: number): void {
+    this.setMeta(META_KEYS.committedVersion, String(version));
+  }
+
+  /** The identity of image `version`'s file when its export verified it, or null. */
+  verifiedImage(version: number): FileIdentity | null {
+    const v = this.getMeta(META_KEYS.verifiedImage(version));
+    return v === null ? null : (JSON.parse(v) as FileIdentity);
+  }
+
+  setVerifiedImage(version: number, identity: FileIdentity): void {
+    this.setMeta(META_KEYS.verifiedImage(version), JSON.stringify(identity));
+  }
+
+  private getMeta(key: string): string | null {
     const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value ?? null;
   }
 
-  setMeta(key: string, value: string): void {
+  private setMeta(key: string, value: string): void {
     this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(key, value);
   }
 }

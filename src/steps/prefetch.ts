@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { isTimeoutError, mapHttpError, requestFollowing } from '../adapters/http.js';
-import { DownloadError, UpgradeError, type ErrorCode } from '../errors.js';
+import { DELETE_PARTIAL_CODES, DownloadError, MIRROR_FAILURE_CODES, UpgradeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deletePartial, PartialFile } from './prefetch-file.js';
 import { startWatchdog, ThroughputWindow } from '../adapters/http-guard.js';
@@ -52,13 +52,10 @@ export interface DownloadResult {
   url: string;
 }
 
-/** Errors that blame one mirror: the next one may do better. Everything else ends the download at once. */
-const MIRROR_FAILURES = new Set<ErrorCode>([
-  'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_HTTP_REDIRECT', 'E_DOWNLOAD_SLOW',
-  'E_DOWNLOAD_TRUNCATED', 'E_DOWNLOAD_TOO_LARGE', 'E_DOWNLOAD_HASH',
-]);
-/** Bytes that must never be trusted again: the partial file goes. */
-const DELETE_PARTIAL_ON = new Set<ErrorCode>(['E_DOWNLOAD_TOO_LARGE', 'E_DOWNLOAD_HASH']);
+/** Errors that blame one mirror (ERROR_CODES' `mirrorFailure`): the next one may do better. Everything else ends the download at once. */
+const MIRROR_FAILURES = MIRROR_FAILURE_CODES;
+/** Bytes that must never be trusted again (ERROR_CODES' `deletePartial`): the partial file goes. */
+const DELETE_PARTIAL_ON = DELETE_PARTIAL_CODES;
 
 interface Ctx extends DownloadOptions {
   now: () => number;

@@ -18,7 +18,7 @@ function device(appends: number) {
   const store = new Store(db, () => t, { journalMaxRows: 100 });
   for (let i = 1; i <= appends; i++) {
     t = T0 + i * 1000;
-    store.journal('tick', null, { i });
+    store.journal('checked-in', null, { i });
   }
   db.close();
   return parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' }, paths: { stateDir } });
@@ -29,12 +29,12 @@ describe('history', () => {
     const out = historyCommand(device(130), false).split('\n');
     expect(out[0]).toBe('(30 older journal rows pruned, through #30; oldest kept from 2026-01-01T00:00:31.000Z)');
     expect(out).toHaveLength(1 + 100);
-    expect(out[1]).toBe('2026-01-01T00:00:31.000Z #- tick {"i":31}');
+    expect(out[1]).toBe('2026-01-01T00:00:31.000Z #- checked-in {"i":31}');
   });
 
   it('has no such line while nothing was pruned', () => {
     const out = historyCommand(device(3), false).split('\n');
-    expect(out).toEqual(['2026-01-01T00:00:01.000Z #- tick {"i":1}', '2026-01-01T00:00:02.000Z #- tick {"i":2}', '2026-01-01T00:00:03.000Z #- tick {"i":3}']);
+    expect(out).toEqual(['2026-01-01T00:00:01.000Z #- checked-in {"i":1}', '2026-01-01T00:00:02.000Z #- checked-in {"i":2}', '2026-01-01T00:00:03.000Z #- checked-in {"i":3}']);
   });
 
   it('--json keeps { schema, entries } and adds pruned (null while nothing was pruned)', () => {

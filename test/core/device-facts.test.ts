@@ -30,7 +30,7 @@ function trialOf2(store: Store): number {
 describe('readCommittedVersion', () => {
   it('is the recorded version when there is one', () => {
     const { config, store } = device(2);
-    store.setMeta('committed_version', '1');
+    store.recordCommittedVersion(1);
     expect(readCommittedVersion(store, config)).toBe(1);
   });
 

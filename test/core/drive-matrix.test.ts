@@ -50,7 +50,7 @@ describe('the switch, killed at every crash point', () => {
     // Healthy until the kill (so every crash point is reached); from the next start on, the case's health.
     d.health = 'passes';
     const setup = d.process();
-    if (u.recorded) setup.deps.store.setMeta('committed_version', String(u.committed));
+    if (u.recorded) setup.deps.store.recordCommittedVersion(u.committed);
     const dep = setup.deps.store.create({
       version: u.target, label: 'm', manifestUrl: null, envelope: Buffer.from('{}'), payloadSha256: 'x', imageSize: `image ${u.target}\n`.length,
       imageSha256: d.sha256(u.target),
@@ -80,7 +80,7 @@ describe('the switch, killed at every crash point', () => {
           ended = err.why;
         }
         const row = deps.store.get(dep.id);
-        const committed = Number(deps.store.getMeta('committed_version'));
+        const committed = Number(deps.store.committedVersion());
         // (a) The committed image is recorded once the switch began, exists, keeps its snapshot; it is the target only once committed.
         expect(committed).toBe(row.phase === 'committed' ? u.target : u.committed);
         expect(existsSync(d.imagePath(committed))).toBe(true);
@@ -119,7 +119,7 @@ describe('the switch, killed at every crash point', () => {
     // Settled: nothing armed, Grub boots the recorded committed image, and the next start is quiet.
     const { deps, close } = d.process();
     try {
-      const committed = Number(deps.store.getMeta('committed_version'));
+      const committed = Number(deps.store.committedVersion());
       expect(committed).toBe(r.phase === 'committed' ? u.target : u.committed);
       expect(d.grub.trialArmed()).toBeNull();
       expect(d.grub.nextBoot().version).toBe(committed);

@@ -15,7 +15,7 @@ describe('state files', () => {
     try {
       const stateDir = join(mkdtempSync(join(tmpdir(), 'ua-dbmode-')), 'state');
       const db = openStateDb(stateDir);
-      new Store(db).journal('tick', null, {});
+      new Store(db).journal('checked-in', null, {});
       expect(mode(stateDir)).toBe(0o700);
       for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) expect(mode(join(stateDir, f)), f).toBe(0o600);
       db.close();
@@ -27,7 +27,7 @@ describe('state files', () => {
   it('makes world-readable files of an existing database 0600 when it opens them', () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'ua-dbmode-')), 'state');
     const first = openStateDb(stateDir);
-    new Store(first).journal('tick', null, {});
+    new Store(first).journal('checked-in', null, {});
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) chmodSync(join(stateDir, f), 0o644);
     const again = openStateDb(stateDir);
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) expect(mode(join(stateDir, f)), f).toBe(0o600);

@@ -28,7 +28,7 @@ describe('journal retention', () => {
     const { dir, db, store } = fresh({ journalMaxRows: 100 });
     const reader = openStateDbReadOnly(dir)!;
     for (let i = 1; i <= 350; i++) {
-      store.journal('tick', null, { i });
+      store.journal('checked-in', null, { i });
       expect(count(reader)).toBe(Math.min(i, 100));
     }
     expect(ids(db)).toEqual(Array.from({ length: 100 }, (_, k) => 251 + k));
@@ -38,15 +38,15 @@ describe('journal retention', () => {
 
   it('removes rows older than journalMaxAgeDays by the injected clock, and keeps the one at the limit', () => {
     const { db, clock, store } = fresh({ journalMaxAgeDays: 30 });
-    store.journal('old', null); // T0
+    store.journal('checked-in', null, { row: 'old' }); // T0
     clock.t = T0 + 10 * DAY;
-    store.journal('edge', null); // exactly 30 days old at the last append
+    store.journal('checked-in', null, { row: 'edge' }); // exactly 30 days old at the last append
     clock.t = T0 + 29 * DAY;
-    store.journal('young', null);
+    store.journal('checked-in', null, { row: 'young' });
     expect(count(db)).toBe(3);
     clock.t = T0 + 40 * DAY;
-    store.journal('now', null);
-    expect(store.history(10).map((e) => e.event)).toEqual(['now', 'young', 'edge']);
+    store.journal('checked-in', null, { row: 'now' });
+    expect(store.history(10).map((e) => (e.data as { row: string }).row)).toEqual(['now', 'young', 'edge']);
     expect(store.journalPruned()).toEqual({ rows: 1, throughId: 1, throughAt: T0 });
   });
 
@@ -58,7 +58,7 @@ describe('journal retention', () => {
     store.transition(d.id, 'downloading');
     store.journal('stream-selected', d.id, { from: 1 });
     clock.t = T0 + 5 * DAY; // every row so far is past the age bound
-    for (let i = 0; i < 300; i++) store.journal('tick', null, { i }); // and far past the count bound
+    for (let i = 0; i < 300; i++) store.journal('checked-in', null, { i }); // and far past the count bound
     const spared = store.history(10, d.id).map((e) => e.event);
     expect(spared).toEqual(['stream-selected', 'phase', 'created']);
     expect(store.history(10, old.id)).toEqual([]);
@@ -74,7 +74,7 @@ describe('journal retention', () => {
     expect(store.journalPruned()).toBeNull();
     for (let i = 1; i <= 130; i++) {
       clock.t = T0 + i * 1000;
-      store.journal('tick', null, { i });
+      store.journal('checked-in', null, { i });
     }
     // Rows 1..30 pruned; the newest pruned is #30, written at T0 + 30 s.
     expect(store.journalPruned()).toEqual({ rows: 30, throughId: 30, throughAt: T0 + 30_000 });
@@ -82,7 +82,7 @@ describe('journal retention', () => {
     db.close();
     const again = openStateDb(dir);
     expect(new Store(again).journalPruned()).toEqual({ rows: 30, throughId: 30, throughAt: T0 + 30_000 });
-    new Store(again, () => T0 + 200_000, { journalMaxRows: 100 }).journal('tick', null);
+    new Store(again, () => T0 + 200_000, { journalMaxRows: 100 }).journal('checked-in', null);
     expect(new Store(again).journalPruned()).toEqual({ rows: 31, throughId: 31, throughAt: T0 + 31_000 });
     again.close();
     const ro = openStateDbReadOnly(dir)!;
@@ -93,9 +93,9 @@ describe('journal retention', () => {
   it('does not move throughId back when rows spared for an active deployment are pruned later', () => {
     const { clock, store } = fresh({ journalMaxAgeDays: 1 });
     const d = store.create(newDep); // #1 at T0, spared while active
-    store.journal('tick', null); // #2 at T0
+    store.journal('checked-in', null); // #2 at T0
     clock.t = T0 + 2 * DAY;
-    store.journal('tick', null); // #3: prunes #2 by age
+    store.journal('checked-in', null); // #3: prunes #2 by age
     expect(store.journalPruned()).toEqual({ rows: 1, throughId: 2, throughAt: T0 });
     store.transition(d.id, 'cancelled'); // #4: #1 goes now, below the id already pruned through
     expect(store.journalPruned()).toEqual({ rows: 2, throughId: 2, throughAt: T0 });
@@ -107,9 +107,9 @@ describe('journal retention', () => {
     const done = store.create({ ...newDep, version: 1 }); // #1, prunable once failed
     store.transition(done.id, 'failed', { reasonCode: 'E_DOWNLOAD_HASH', reason: 'bad' });
     const d = store.create(newDep); // #3, active
-    for (let i = 0; i < 97; i++) store.journal('tick', null); // 100 rows: the next append prunes #1
+    for (let i = 0; i < 97; i++) store.journal('checked-in', null); // 100 rows: the next append prunes #1
     db.exec(`CREATE TEMP TRIGGER refuse_prune BEFORE DELETE ON journal BEGIN SELECT RAISE(ABORT, 'prune refused'); END`);
-    expect(() => store.journal('tick', null)).toThrow(/prune refused/);
+    expect(() => store.journal('checked-in', null)).toThrow(/prune refused/);
     expect(() => store.transition(d.id, 'downloading')).toThrow(/prune refused/);
     expect(() => store.create({ ...newDep, version: 3 })).toThrow(/prune refused/);
     expect(count(db)).toBe(100);
@@ -126,7 +126,7 @@ describe('journal retention', () => {
     const { db, clock, store } = fresh({});
     for (let i = 0; i < 500; i++) {
       clock.t = T0 + i;
-      store.journal('tick', i % 2 ? null : 1);
+      store.journal('checked-in', i % 2 ? null : 1);
     }
     db.exec('ANALYZE');
     const params = { cutId: 250, cutAt: T0 + 100, keep: 1 };
@@ -142,7 +142,7 @@ describe('journal retention', () => {
     const config = parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' }, paths: { stateDir }, logLevel: 'silent', state: { journalMaxRows: 100 } });
     const agent = wireAgent(config);
     try {
-      for (let i = 0; i < 130; i++) agent.store.journal('tick', null);
+      for (let i = 0; i < 130; i++) agent.store.journal('checked-in', null);
       expect(agent.store.history(500)).toHaveLength(100);
       expect(agent.store.journalPruned()?.rows).toBe(30);
     } finally {

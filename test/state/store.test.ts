@@ -57,4 +57,22 @@ describe('Store', () => {
     expect(new Store(ro!).list()).toHaveLength(1);
     expect(openStateDbReadOnly(join(dir, 'nope'))).toBeNull();
   });
+
+  it('keeps the meta keys older agents read: committed_version, verified-image:<v>, journal_pruned', () => {
+    const { db, store } = fresh();
+    const rows = () => Object.fromEntries((db.prepare('SELECT key, value FROM meta ORDER BY key').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    expect(store.committedVersion()).toBeNull();
+    store.recordCommittedVersion(1);
+    const identity = { dev: 1, ino: 2, size: 3, mtimeNs: '4', ctimeNs: '5' };
+    store.setVerifiedImage(2, identity);
+    expect(rows()).toEqual({ committed_version: '1', 'verified-image:2': JSON.stringify(identity) });
+    expect(store.committedVersion()).toBe(1);
+    expect(store.verifiedImage(2)).toEqual(identity);
+    expect(store.verifiedImage(3)).toBeNull();
+    const d = store.create(newDep);
+    store.transition(d.id, 'cancelled', {}, 'phase', null, { committedVersion: 2 });
+    expect(rows()['committed_version']).toBe('2');
+    db.prepare("INSERT INTO meta (key, value) VALUES ('journal_pruned', ?)").run(JSON.stringify({ rows: 7, throughId: 7, throughAt: 9 }));
+    expect(store.journalPruned()).toEqual({ rows: 7, throughId: 7, throughAt: 9 });
+  });
 });
