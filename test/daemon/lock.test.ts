@@ -63,3 +63,38 @@ describe('acquireRunnerLock / waitForRunnerLock (real processes)', () => {
     }
   });
 });
+
+describe('stale lock takeover under contention', () => {
+  // Each contender takes the lock, checks it is alone (an exclusive marker file), then dies holding it: every lock after
+  // the first is a dead owner's, and the remaining contenders race to take it over at once — as the daemon and the
+  // boot-time confirm do after a power cut. Two holders at once, or a crash on the race (ENOENT), fail the test.
+  const script = `
+    import { acquireRunnerLock } from ${JSON.stringify(new URL('../../dist/src/daemon/lock.js', import.meta.url).href)};
+    import { openSync, closeSync, unlinkSync } from 'node:fs';
+    const [dir, go] = process.argv.slice(1);
+    while (Date.now() < Number(go)) {}
+    for (;;) {
+      try {
+        acquireRunnerLock(dir);
+        break;
+      } catch (err) {
+        if (err.code !== 'E_LOCKED') { console.error('CRASH', err.code, err.message); process.exit(3); }
+      }
+    }
+    try { closeSync(openSync(dir + '/holder', 'wx')); } catch { console.error('DOUBLE'); process.exit(2); }
+    const until = Date.now() + 15; while (Date.now() < until) {}
+    unlinkSync(dir + '/holder');
+    process.exit(0); // dies holding the lock
+  `;
+  it('never has two holders and never crashes, over several rounds of contenders', async () => {
+    const { execa } = await import('execa');
+    // Half the rounds start together, half as the processes come up (the two caught different windows of the old code).
+    for (let round = 0; round < 6; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'ua-lock-race-'));
+      const go = String(round % 2 === 0 ? Date.now() + 1500 : 0);
+      const runs = Array.from({ length: 8 }, () => execa('node', ['--input-type=module', '-e', script, dir, go], { reject: false }));
+      const results = await Promise.all(runs);
+      for (const r of results) expect({ code: r.exitCode, err: r.stderr }).toEqual({ code: 0, err: '' });
+    }
+  }, 60_000);
+});
