@@ -5,18 +5,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { parseConfig } from '../src/config.js';
-import { openStateDb } from '../src/state/db.js';
-import { Store } from '../src/state/store.js';
-import { stageTrial, type SwitchDeps } from '../src/core/switch.js';
-import { KernelBootInfo, SystemdRebooter } from '../src/adapters/boot.js';
-import { IoctlBootFlusher } from '../src/adapters/boot-flush.js';
-import { FileGrubPort } from '../src/adapters/grub-port.js';
-import { LoopImageStager } from '../src/adapters/image-stager.js';
-import { runHealthChecks } from '../src/steps/health.js';
-import { renderGrubCfg } from '../src/core/switch-grub.js';
-import { LoopMounter } from '../src/adapters/image-mount.js';
-import { ZfsCli } from '../src/adapters/zfs.js';
-import { createDispatcher } from '../src/adapters/http.js';
+import { stageTrial } from '../src/core/switch.js';
+import { SystemdRebooter } from '../src/adapters/boot.js';
+import { wireDevice } from '../src/wiring.js';
 import { silentLogger } from '../src/log.js';
 import { pseudoRandom, sha256File } from '../src/sandbox/pools.js';
 import { fileIdentity } from '../src/util/file-identity.js';
@@ -88,28 +79,16 @@ export async function benchSwitch(reps: number, imageMiB = 1024, dataMiB = 240):
           boot: { cmdlineFile: join(dir, 'cmdline'), bootIdFile: join(dir, 'boot_id') },
           migrate: { sourceRoot: join(dir, 'source'), allow: source.allow, runtimeDir: join(dir, 'run') },
         });
-        const store = new Store(openStateDb(config.paths.stateDir));
+        // The real wiring, but a rebooter that is never asked (the bench stops at staged).
+        const wired = wireDevice(config, { log: silentLogger(), rebooter: () => new SystemdRebooter('false') });
+        const { store } = wired.device;
         store.recordCommittedVersion(1);
         const d = store.create({ version: 2, label: 'bench', manifestUrl: null, envelope: Buffer.from('{}'), payloadSha256: 'x', imageSize: size, imageSha256: sha256 });
         for (const p of PHASES_TO_READY) store.transition(d.id, p);
         if (verified === 'identity') store.setVerifiedImage(2, fileIdentity(join(host, 'images', '2.img')));
-        const log = silentLogger();
-        const deps: SwitchDeps = {
-          config, store, log, now: Date.now, random: Math.random,
-          zfs: new ZfsCli({ log }),
-          dispatcher: createDispatcher({ headersTimeoutMs: 1000, bodyTimeoutMs: 1000, connectTimeoutMs: 1000 }),
-          boot: new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam, config.boot.bootIdFile),
-          rebooter: new SystemdRebooter('false'),
-          stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: config.migrate.runtimeDir }), migrate: config.migrate, log }),
-          health: { check: () => runHealthChecks(config.health) },
-          grub: new FileGrubPort({
-            grubDir: config.paths.grubDir, render: (v) => renderGrubCfg({ config }, v), flusher: new IoctlBootFlusher(), log,
-            journal: (event, data) => store.journal(event, d.id, data),
-          }),
-        };
         await execa('sync');
         const t0 = performance.now();
-        const staged = await stageTrial(deps, d.id);
+        const staged = await stageTrial(wired.device, d.id).finally(() => wired.close());
         const t1 = performance.now();
         await execa('sync');
         const t2 = performance.now();

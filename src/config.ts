@@ -1,10 +1,12 @@
 // Strict JSON config: every path configurable, unknown keys are errors naming the key, defaults filled in.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
-import { parseCron } from './core/cron-expr.js';
-import { MAX_CLOCK_AHEAD_SEC } from './trust/clock-floor.js';
+import { parseCron } from './util/cron-expr.js';
 import { check, fail, int, obj, str } from './util/strict-schema.js';
 import { JOURNAL_RETENTION_DEFAULTS as JOURNAL } from './state/journal.js';
+
+/** Upper end of `trust.maxClockAheadSec` (366 days): the schema and the clock floor (src/trust/clock-floor.ts) share it. */
+export const MAX_CLOCK_AHEAD_SEC = 366 * 24 * 3600;
 
 export interface Config {
   deviceId: string;
@@ -55,7 +57,8 @@ export interface Config {
     imagesPath: string;
     panicSec: number;
     extraArgs: string | null;
-    rebooter: 'systemd' | 'sandbox';
+    /** Only `systemd`; kept so that configs naming it stay valid (the sandbox has its own entry point). */
+    rebooter: 'systemd';
   };
   health: { systemd: boolean; units: string[]; required: string[]; wanted: string[]; deadlineSec: number; commandTimeoutSec: number };
   migrate: { sourceRoot: string; allow: string[]; deny: string[]; runtimeDir: string };
@@ -145,7 +148,7 @@ export const SCHEMA = obj({
     imagesPath: str('/images'),
     panicSec: int(10, 1, 3600),
     extraArgs: { t: 'string', nullable: true },
-    rebooter: str('systemd', { oneOf: ['systemd', 'sandbox'] }),
+    rebooter: str('systemd', { oneOf: ['systemd'] }),
   }),
   health: obj({
     systemd: { t: 'bool', def: true },

@@ -1,25 +1,43 @@
-// The one wiring point: real adapters (zfs CLI, undici, SQLite, clock, logger) assembled from the config.
-import { readFileSync } from 'node:fs';
+// The one wiring point: the real adapters (zfs CLI, undici, SQLite, Grub's files, loop mounts, e2fsck, probes) built from the config.
 import type { Config } from './config.js';
 import { loadConfig, configPathFrom } from './config.js';
+import type { Device } from './core/device.js';
+import type { SwitchCrashPoint } from './core/switch-policy.js';
+import { renderGrubCfg } from './core/switch-grub.js';
 import { openStateDb } from './state/db.js';
 import { Store } from './state/store.js';
+import { acquireRunnerLock, waitForRunnerLock } from './state/runner-lock.js';
 import { createLogger, type Logger } from './log.js';
 import { ZfsCli } from './adapters/zfs.js';
 import { createDispatcher } from './adapters/http.js';
-import type { RunnerDeps } from './core/runner.js';
-import type { SwitchDeps } from './core/switch.js';
-import type { SwitchCrashPoint } from './core/switch-policy.js';
-import { KernelBootInfo, SystemdRebooter } from './adapters/boot.js';
-import { SandboxRebooter } from './sandbox/rebooter.js';
+import { KernelBootInfo, SystemdRebooter, type Rebooter } from './adapters/boot.js';
 import { IoctlBootFlusher, type BootFilesFlusher } from './adapters/boot-flush.js';
 import { LoopMounter } from './adapters/image-mount.js';
+import { E2fsck } from './adapters/fsck.js';
 import { FileGrubPort } from './adapters/grub-port.js';
-import { LoopImageStager } from './adapters/image-stager.js';
+import { idleProbesFrom, runIdleProbes } from './adapters/idle-probes.js';
+import { LoopImageStager } from './steps/image-stager.js';
 import { runHealthChecks } from './steps/health.js';
-import { renderGrubCfg } from './core/switch-grub.js';
+import { readMounts } from './util/proc-mounts.js';
+import { statfsSpace } from './adapters/space.js';
+import type { StateError } from './errors.js';
 
-export interface Agent extends RunnerDeps {
+/** What a caller may choose; everything else comes from the config. */
+export interface WiringOptions {
+  log?: Logger;
+  /** The soak test's simulated clock and repeatable jitter; production uses the real ones. */
+  now?: () => number;
+  random?: () => number;
+  /**
+   * How to reboot: systemd on a device. Only the sandbox's entry point (src/sandbox/upgradectl.ts) passes another,
+   * its simulated power cycle; `powerOff` is what ends this process there, as a real reboot would.
+   */
+  rebooter?: (o: { config: Config; log: Logger; powerOff: () => never }) => Rebooter;
+}
+
+export interface WiredDevice {
+  device: Device;
+  /** Closes the state database and the HTTP connections. */
   close(): void;
 }
 
@@ -27,26 +45,40 @@ export function readConfig(path: string | undefined): Config {
   return loadConfig(configPathFrom(path));
 }
 
-/** `now` and `random` are injectable for the soak test's simulated clock; production uses the real ones. */
-export function wireAgent(config: Config, opts: { log?: Logger; now?: () => number; random?: () => number } = {}): Agent {
+/** Builds every adapter once. `powerOff` ends the process after a simulated reboot (the sandbox rebooter's). */
+export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: () => never = () => process.exit(0)): WiredDevice {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   const db = openStateDb(config.paths.stateDir);
   const now = opts.now ?? ((): number => Date.now());
+  const store = new Store(db, now, { journalMaxRows: config.state.journalMaxRows, journalMaxAgeDays: config.state.journalMaxAgeDays });
   const dispatcher = createDispatcher({
     caFile: config.fleet.caFile,
     headersTimeoutMs: config.download.headersTimeoutSec * 1000,
     bodyTimeoutMs: config.download.slowWindowSec * 1000,
     connectTimeoutMs: config.http.connectTimeoutSec * 1000,
   });
-  const zfs = new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log });
-  return {
-    config,
-    store: new Store(db, now, { journalMaxRows: config.state.journalMaxRows, journalMaxAgeDays: config.state.journalMaxAgeDays }),
-    zfs,
-    dispatcher,
-    log,
-    now,
+  const b = config.boot;
+  const probes = idleProbesFrom(config.window.idle);
+  const device: Device = {
+    config, store, log, now, dispatcher,
     random: opts.random ?? Math.random,
+    zfs: new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log }),
+    boot: new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile),
+    space: statfsSpace,
+    rebooter: opts.rebooter ? opts.rebooter({ config, log, powerOff }) : new SystemdRebooter(),
+    grub: new FileGrubPort({
+      grubDir: config.paths.grubDir, render: (v) => renderGrubCfg({ config }, v), flusher: bootFilesFlusher(), log,
+      mounts: () => readMounts(),
+      // Each write's flush is journaled on the active deployment (the one writing Grub's files).
+      journal: (event, data) => store.journal(event, store.active()?.id ?? null, data),
+    }),
+    stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: config.migrate.runtimeDir }), fsck: new E2fsck(), migrate: config.migrate, log }),
+    health: { check: () => runHealthChecks(config.health) },
+    idle: { check: () => runIdleProbes(probes) },
+    ...crashHook(),
+  };
+  return {
+    device,
     close: () => {
       db.close();
       void dispatcher.close();
@@ -54,49 +86,49 @@ export function wireAgent(config: Config, opts: { log?: Logger; now?: () => numb
   };
 }
 
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The switch's extra adapters: what booted, how to reboot (systemd, or the sandbox's simulation), Grub's files, the image, health. */
-export function wireSwitch(agent: Agent, opts: { powerOff?: () => never } = {}): SwitchDeps {
-  const b = agent.config.boot;
-  const boot = new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile);
-  const rebooter =
-    b.rebooter === 'sandbox'
-      ? new SandboxRebooter({
-          grubDir: agent.config.paths.grubDir, imagesDir: agent.config.paths.imagesDir, cmdlineFile: b.cmdlineFile,
-          bootIdFile: b.bootIdFile, kernelRoot: b.kernelRoot, imageParam: b.imageParam, imagesPath: b.imagesPath,
-          panicSec: b.panicSec, log: agent.log, ...(opts.powerOff ? { powerOff: opts.powerOff } : {}),
-        })
-      : new SystemdRebooter();
-  // Test hook for the crash tests: SIGKILL this process at one named step boundary of the switch.
+/** Test hook for the subprocess crash tests: SIGKILL this process at one named step boundary of the switch. */
+function crashHook(): Pick<Device, 'crashPoint'> {
   const crashAt = process.env['UPGRADE_AGENT_CRASH_AT'];
-  const crashPoint = crashAt
-    ? (name: SwitchCrashPoint): void => {
-        if (name === crashAt) process.kill(process.pid, 'SIGKILL');
-      }
-    : undefined;
+  if (!crashAt) return {};
   return {
-    ...agent, boot, rebooter, grub: grubPort(agent),
-    stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: agent.config.migrate.runtimeDir }), migrate: agent.config.migrate, log: agent.log }),
-    health: { check: () => runHealthChecks(agent.config.health) },
-    ...(crashPoint ? { crashPoint } : {}),
+    crashPoint: (name: SwitchCrashPoint): void => {
+      if (name === crashAt) process.kill(process.pid, 'SIGKILL');
+    },
   };
 }
 
-/** Grub's files in paths.grubDir; each write's flush is journaled on the active deployment (the one writing them). */
-export function grubPort(agent: Agent): FileGrubPort {
-  const { store } = agent;
-  return new FileGrubPort({
-    grubDir: agent.config.paths.grubDir, render: (v) => renderGrubCfg(agent, v), flusher: bootFilesFlusher(), log: agent.log,
-    journal: (event, data) => store.journal(event, store.active()?.id ?? null, data),
-  });
+/** How a CLI verb holds the device: the runner lock taken, waited for (the answer of another runner may do), or not needed. */
+export interface DeviceUse<T> {
+  lock: 'take' | 'none' | { timeoutMs: number; whileWaiting?: () => Promise<T | null>; onWait?: (err: StateError) => void };
+  /** Thaw the filesystem of Grub's files first (the daemon and the boot-time confirm: a killed flush may have left it frozen). */
+  thaw?: boolean;
+}
+
+/**
+ * Every CLI verb that touches the device runs through here: thaw, lock, wire, run, close, release — in that order,
+ * whatever happens. A simulated reboot (the sandbox) ends the process the way a real shutdown would: closed, released.
+ */
+export async function withDevice<T>(config: Config, use: DeviceUse<T>, fn: (device: Device) => Promise<T>, opts: WiringOptions = {}): Promise<T> {
+  if (use.thaw) await thawGrubFilesystem(config);
+  let release = (): void => undefined;
+  if (use.lock === 'take') release = acquireRunnerLock(config.paths.stateDir);
+  else if (use.lock !== 'none') {
+    const got = await waitForRunnerLock<T>(config.paths.stateDir, use.lock);
+    if ('other' in got) return got.other;
+    release = got.release;
+  }
+  let wired: WiredDevice | null = null;
+  try {
+    wired = wireDevice(config, opts, () => {
+      wired?.close();
+      release();
+      process.exit(0);
+    });
+    return await fn(wired.device);
+  } finally {
+    wired?.close();
+    release();
+  }
 }
 
 export function bootFilesFlusher(): BootFilesFlusher {

@@ -1,7 +1,7 @@
 // What booted (kernel command line, boot id) and how to reboot: the real systemd way, behind a small interface.
 import { readFileSync, existsSync } from 'node:fs';
 import { execa } from 'execa';
-import { bootedVersionFromCmdline } from '../core/device-facts.js';
+import { bootedVersionFromCmdline } from '../boot/cmdline.js';
 import { UpgradeError } from '../errors.js';
 
 export interface BootInfo {

@@ -5,7 +5,8 @@ import type { BootFilesFlusher } from './boot-flush.js';
 import { defaultOfCfg, stagingCfg, type GrubJournal, type GrubPort, type GrubRender, type GrubWrite } from '../boot/grub-port.js';
 import { grubCfgPath, writeGrubCfg } from '../boot/grub-files.js';
 import { armTrial, disarmTrial, readTrial } from '../boot/grubenv.js';
-import { checkGrubenvWritable } from '../steps/preflight.js';
+import { checkGrubenvWritable } from '../boot/grub-checks.js';
+import type { MountEntry } from '../util/proc-mounts.js';
 import { asUpgradeError } from '../errors.js';
 
 export interface FileGrubPortOptions {
@@ -14,16 +15,15 @@ export interface FileGrubPortOptions {
   flusher: BootFilesFlusher;
   journal: GrubJournal;
   log: Logger;
-  /** /proc/mounts text for the pre-flight (injected by tests). */
-  mountsText?: () => string;
+  /** The mount table, for the pre-flight (/proc/self/mounts on a device; wiring reads it). */
+  mounts: () => MountEntry[];
 }
 
 export class FileGrubPort implements GrubPort {
   constructor(private readonly o: FileGrubPortOptions) {}
 
   checkWritable(): void {
-    if (this.o.mountsText) checkGrubenvWritable(this.o.grubDir, this.o.mountsText());
-    else checkGrubenvWritable(this.o.grubDir);
+    checkGrubenvWritable(this.o.grubDir, this.o.mounts());
   }
 
   trialArmed(): number | null {

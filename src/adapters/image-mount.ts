@@ -22,6 +22,8 @@ export interface ImageMounter {
   findMounts(imagePath: string): Promise<ImageMount[]>;
   /** Removes empty mountpoint directories a crash left between creating and mounting them. */
   removeStale(): Promise<void>;
+  /** syncfs of a mounted image: its data is on the image file before the umount, even if that hangs or is killed. */
+  syncfs(mountpoint: string): Promise<void>;
 }
 
 export interface LoopMounterOptions {
@@ -109,6 +111,10 @@ export class LoopMounter implements ImageMounter {
   }
 
   /** Only empty `ua-migrate-*` directories go: rmdir refuses a mounted or non-empty one (one agent runs at a time). */
+  async syncfs(mountpoint: string): Promise<void> {
+    await execa('sync', ['-f', mountpoint]);
+  }
+
   async removeStale(): Promise<void> {
     const names = await readdir(this.runtimeDir).catch(() => [] as string[]);
     for (const n of names.filter((x) => x.startsWith(PREFIX))) {

@@ -1,5 +1,5 @@
 // The Grub port: the one interface that owns Grub's files (grub.cfg's default, the one-shot trial in grubenv).
-import { checkEntryHasPanic } from '../steps/preflight.js';
+import { checkEntryHasPanic } from './grub-checks.js';
 import type { JournalEvent } from '../state/journal-events.js';
 
 /**

@@ -1,7 +1,6 @@
 // Accepting a target: verify the signed manifest against trust and floors, then decide what it does to state.
-import type { Config } from '../config.js';
-import type { Store, Deployment } from '../state/store.js';
-import type { Logger } from '../log.js';
+import type { Deployment } from '../state/store.js';
+import type { Device } from './device.js';
 import { clockFloorToStore } from '../trust/clock-floor.js';
 import { verifyManifest } from '../trust/manifest.js';
 import { decideTarget, type TargetDecision } from './decide.js';
@@ -18,7 +17,7 @@ export interface AcceptResult {
  * records a deployment. Raises the floors only after the manifest is accepted.
  */
 export function acceptManifest(
-  deps: { config: Config; store: Store; log: Logger; now: () => number },
+  deps: Pick<Device, 'config' | 'store' | 'log' | 'now' | 'boot'>,
   doc: Uint8Array,
   manifestUrl: string | null,
   opts: { allowDowngrade?: boolean; automatic?: boolean } = {},
@@ -43,7 +42,7 @@ export function acceptManifest(
   const last = opts.automatic ? store.latestForVersion(manifest.version) : null;
   const decision = decideTarget(
     { version: manifest.version, payloadSha256 },
-    readCommittedVersion(store, config),
+    readCommittedVersion(store, deps.boot.bootedVersion()),
     active && { id: active.id, version: active.version, payloadSha256: active.payloadSha256, phase: active.phase, replaceable: isReplaceable(active.phase) },
     last?.phase === 'rolled_back' || last?.phase === 'failed' ? { id: last.id, payloadSha256: last.payloadSha256, phase: last.phase } : null,
   );

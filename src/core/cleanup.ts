@@ -1,21 +1,22 @@
 // Applies the retention plan: old images, snapshots older than every kept image, and other deployments' downloads.
+import type { Device } from './device.js';
 import { readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunnerDeps } from './runner.js';
 import { planRetention, type RetentionPlan } from './retention.js';
-import { readBootedVersion, readCommittedVersion } from './device-facts.js';
+import { readCommittedVersion } from './device-facts.js';
 import { SWITCH_PHASES } from './phases.js';
 import { listImages } from '../util/images-dir.js';
-import { readTrial } from '../boot/grubenv.js';
 import { UpgradeError } from '../errors.js';
 
 export interface CleanupResult extends RetentionPlan {
   staleDownloads: string[];
 }
 
-/** `trial`: the armed trial's version as the Grub port reads it (default: the grubenv in paths.grubDir). */
-export async function applyRetention(deps: RunnerDeps, dryRun: boolean, trial: number | null = readTrial(deps.config.paths.grubDir)): Promise<CleanupResult> {
+/** Plans (and unless dryRun, applies) retention; what booted and the armed trial come from the ports, read now. */
+export async function applyRetention(deps: Device, dryRun: boolean): Promise<CleanupResult> {
   const { config, store, zfs, log } = deps;
+  const booted = deps.boot.bootedVersion();
+  const trial = deps.grub.trialArmed();
   const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
   const active = store.active();
   // During a switch the fallback, the trial and what runs are in flux (and before the first commit, "booted" is the
@@ -30,7 +31,7 @@ export async function applyRetention(deps: RunnerDeps, dryRun: boolean, trial: n
     snapshots: (await zfs.snapshots(dataset)).map((s) => s.version),
     keepImages: config.space.keepImages,
     protectedVersions: [
-      readBootedVersion(config), readCommittedVersion(store, config), active?.version ?? null, trial,
+      booted, readCommittedVersion(store, booted), active?.version ?? null, trial,
     ],
   });
   // Download files belong to one deployment; only the active one's may still be needed.

@@ -1,9 +1,10 @@
 // The switch after the boot: confirm the running trial (health checks, grub.cfg's default, commit), record the
 // fallback, or give the trial up; and the operator's rollback. Before the reboot: src/core/switch.ts; when: drive.ts.
+import type { Device } from './device.js';
 import type { Deployment } from '../state/store.js';
 import type { GrubWrite } from '../boot/grub-port.js';
 import { applyRetention } from './cleanup.js';
-import { at, committedOrFail, enter, type SwitchDeps, type SwitchOutcome } from './switch.js';
+import { at, committedOrFail, enter, type SwitchOutcome } from './switch.js';
 import { SWITCH_PHASES } from './phases.js';
 import { UpgradeError } from '../errors.js';
 
@@ -12,12 +13,12 @@ import { UpgradeError } from '../errors.js';
  * flushed for Grub. Every way a trial ends without a commit passes here before its reboot: grub.cfg may already
  * default to the trial (a cut between moving it and recording the commit), and a reboot would then boot it again.
  */
-async function restoreCommittedBoot(deps: SwitchDeps, why: GrubWrite): Promise<void> {
+async function restoreCommittedBoot(deps: Device, why: GrubWrite): Promise<void> {
   await deps.grub.restoreCommitted(committedOrFail(deps), why);
 }
 
 /** The trial is running: health checks, then grub.cfg default → new image, then committed (in that order). */
-export async function confirmTrial(deps: SwitchDeps, id: number): Promise<SwitchOutcome> {
+export async function confirmTrial(deps: Device, id: number): Promise<SwitchOutcome> {
   const { store, log } = deps;
   const d0 = store.get(id);
   // Counted before the checks run, so one that hangs or kills the machine counts too (MAX_CONFIRM_ATTEMPTS bounds it).
@@ -46,11 +47,11 @@ export async function confirmTrial(deps: SwitchDeps, id: number): Promise<Switch
   });
   log.info({ id, version: d.version }, 'image committed');
   // Old images are dead weight now; tidying is best effort and never undoes the commit.
-  await applyRetention(deps, false, deps.grub.trialArmed()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
+  await applyRetention(deps, false).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'retention after commit failed'));
   return { kind: 'committed', deployment: done };
 }
 
-export async function rollBack(deps: SwitchDeps, d: Deployment, reason: string): Promise<SwitchOutcome> {
+export async function rollBack(deps: Device, d: Deployment, reason: string): Promise<SwitchOutcome> {
   await restoreCommittedBoot(deps, 'rolled-back');
   const prior = d.reasonCode === 'E_HEALTH' && d.reason ? `${d.reason}; ` : '';
   const done = deps.store.transition(d.id, 'rolled_back', { reasonCode: d.reasonCode === 'E_HEALTH' ? 'E_HEALTH' : 'E_TRIAL_FAILED', reason: `${prior}${reason}` }, 'rolled-back');
@@ -63,13 +64,13 @@ export async function rollBack(deps: SwitchDeps, d: Deployment, reason: string):
  * before the reboot (after Grub's files point at the committed image): the deployment ends within a bounded number
  * of boots even if that reboot landed on the trial again.
  */
-export async function abandonTrial(deps: SwitchDeps, d: Deployment, reason: string): Promise<never> {
+export async function abandonTrial(deps: Device, d: Deployment, reason: string): Promise<never> {
   await rollBack(deps, d, reason);
   return deps.rebooter.reboot(`upgrade-agent: image ${d.version} given up: ${reason}`);
 }
 
 /** `upgradectl rollback`: give up an unconfirmed trial. Before the reboot it is disarmed; during it, reboot back. */
-export async function operatorRollback(deps: SwitchDeps): Promise<SwitchOutcome> {
+export async function operatorRollback(deps: Device): Promise<SwitchOutcome> {
   const d = deps.store.active();
   if (!d || !SWITCH_PHASES.has(d.phase)) {
     throw new UpgradeError('E_NO_DEPLOYMENT', 'no trial to roll back');

@@ -1,5 +1,5 @@
 // Prepare a target end to end in the background: fetch the signed manifest, accept it, run prefetch to ready.
-import type { Agent } from '../wiring.js';
+import type { Device } from './device.js';
 import { comeBackLater, fetchCapped, isComeBackLater } from '../adapters/http.js';
 import { DownloadError, RetryLaterError, TrustError, UpgradeError } from '../errors.js';
 import { smallFetchLimits } from '../config.js';
@@ -12,18 +12,18 @@ import { onDeferral, retryPolicyOf } from './retry-policy.js';
  * Fetches a manifest document, capped at the configured size (a lying server cannot make us buffer more) and bounded
  * by the http deadline. 202 (or 429/503 + Retry-After) is "come back later", as on a stream: RetryLaterError.
  */
-export async function fetchManifest(agent: Agent, url: string): Promise<Buffer> {
-  const max = agent.config.trust.maxManifestBytes;
+export async function fetchManifest(device: Device, url: string): Promise<Buffer> {
+  const max = device.config.trust.maxManifestBytes;
   let res;
   try {
-    res = await fetchCapped(url, { dispatcher: agent.dispatcher, maxBytes: max, limits: smallFetchLimits(agent.config), now: agent.now });
+    res = await fetchCapped(url, { dispatcher: device.dispatcher, maxBytes: max, limits: smallFetchLimits(device.config), now: device.now });
   } catch (err) {
     if (err instanceof UpgradeError && err.code === 'E_DOWNLOAD_TOO_LARGE') {
       throw new TrustError('E_MANIFEST_TOO_LARGE', `manifest at ${url} exceeds ${max} bytes`, { cause: err, context: { url, max } });
     }
     throw err;
   }
-  if (isComeBackLater(res.status, res.headers)) throw comeBackLater(res.headers, url, agent.now());
+  if (isComeBackLater(res.status, res.headers)) throw comeBackLater(res.headers, url, device.now());
   if (res.status !== 200) {
     throw new DownloadError('E_HTTP_STATUS', `manifest at ${url}: HTTP ${res.status}`, { context: { url, status: res.status } });
   }
@@ -43,18 +43,18 @@ const realSleep: Sleep = (ms) => new Promise<void>((r) => setTimeout(r, ms));
  * bounded by the retry policy, the whole within download.retryLaterMaxSec and retry.maxDeferrals; past either, the
  * RetryLaterError goes to the caller (exit 3, deferred).
  */
-async function fetchManifestWaiting(agent: Agent, url: string, wait: boolean, sleep: Sleep): Promise<Buffer> {
-  const policy = retryPolicyOf(agent.config.retry);
-  const deadline = agent.now() + agent.config.download.retryLaterMaxSec * 1000;
+async function fetchManifestWaiting(device: Device, url: string, wait: boolean, sleep: Sleep): Promise<Buffer> {
+  const policy = retryPolicyOf(device.config.retry);
+  const deadline = device.now() + device.config.download.retryLaterMaxSec * 1000;
   for (let deferrals = 0; ; ) {
     try {
-      return await fetchManifest(agent, url);
+      return await fetchManifest(device, url);
     } catch (err) {
       if (!wait || !(err instanceof RetryLaterError)) throw err;
-      const d = onDeferral(policy, deferrals, err.retryAfterMs, agent.random());
-      if (d.kind === 'exhausted' || agent.now() + d.delayMs > deadline) throw err;
+      const d = onDeferral(policy, deferrals, err.retryAfterMs, device.random());
+      if (d.kind === 'exhausted' || device.now() + d.delayMs > deadline) throw err;
       deferrals = d.deferrals;
-      agent.log.info({ url, waitMs: d.delayMs, deferrals }, 'manifest not ready: waiting');
+      device.log.info({ url, waitMs: d.delayMs, deferrals }, 'manifest not ready: waiting');
       await sleep(d.delayMs);
     }
   }
@@ -66,31 +66,31 @@ async function fetchManifestWaiting(agent: Agent, url: string, wait: boolean, sl
  * pass (a check-in) leaves a deployment alone until its recorded retry time: a check-in is not a way around the floor.
  */
 export async function prepare(
-  agent: Agent,
+  device: Device,
   manifestUrl: string,
   opts: { allowDowngrade?: boolean; waitRetryLater?: boolean; automatic?: boolean; sleep?: Sleep } = {},
 ): Promise<PrepareResult> {
-  const doc = await fetchManifestWaiting(agent, manifestUrl, opts.waitRetryLater ?? false, opts.sleep ?? realSleep);
-  const accepted = acceptManifest(agent, doc, manifestUrl, { allowDowngrade: opts.allowDowngrade ?? false, automatic: opts.automatic ?? false });
+  const doc = await fetchManifestWaiting(device, manifestUrl, opts.waitRetryLater ?? false, opts.sleep ?? realSleep);
+  const accepted = acceptManifest(device, doc, manifestUrl, { allowDowngrade: opts.allowDowngrade ?? false, automatic: opts.automatic ?? false });
   const d = accepted.deployment;
   if (!d || !isReplaceable(d.phase) || accepted.decision.kind === 'busy') return { accepted, outcome: null };
   // (A ready deployment's next_attempt_at is the window's: advancing it only reports it ready.)
-  if (opts.automatic && resumeAction(d.phase).kind === 'step' && d.nextAttemptAt !== null && d.nextAttemptAt > agent.now()) {
+  if (opts.automatic && resumeAction(d.phase).kind === 'step' && d.nextAttemptAt !== null && d.nextAttemptAt > device.now()) {
     return { accepted, outcome: { kind: 'retry', at: d.nextAttemptAt, code: d.reasonCode ?? 'E_RETRY_LATER', deployment: d } };
   }
-  return { accepted, outcome: await advanceUntilSettled(agent, d.id, opts) };
+  return { accepted, outcome: await advanceUntilSettled(device, d.id, opts) };
 }
 
-export async function advanceUntilSettled(agent: Agent, id: number, opts: { waitRetryLater?: boolean; sleep?: Sleep } = {}): Promise<RunOutcome> {
-  const runner = new Runner(agent);
+export async function advanceUntilSettled(device: Device, id: number, opts: { waitRetryLater?: boolean; sleep?: Sleep } = {}): Promise<RunOutcome> {
+  const runner = new Runner(device);
   const sleep = opts.sleep ?? realSleep;
-  const deadline = agent.now() + agent.config.download.retryLaterMaxSec * 1000;
+  const deadline = device.now() + device.config.download.retryLaterMaxSec * 1000;
   for (;;) {
     const outcome = await runner.advance(id);
     if (outcome.kind !== 'retry' || !opts.waitRetryLater) return outcome;
-    const wait = outcome.at - agent.now();
-    if (agent.now() + wait > deadline) return outcome;
-    agent.log.info({ id, code: outcome.code, waitMs: wait }, 'waiting before retry');
+    const wait = outcome.at - device.now();
+    if (device.now() + wait > deadline) return outcome;
+    device.log.info({ id, code: outcome.code, waitMs: wait }, 'waiting before retry');
     await sleep(Math.max(0, wait));
   }
 }

@@ -1,24 +1,10 @@
 // The prefetch runner: takes a deployment from pending to ready, one step at a time, intent before effect.
-import type { Config } from '../config.js';
-import type { Store, Deployment } from '../state/store.js';
-import type { Logger } from '../log.js';
-import type { Zfs } from '../adapters/zfs.js';
-import type { Dispatcher } from 'undici';
+import type { Device } from './device.js';
+import type { Deployment } from '../state/store.js';
 import { asUpgradeError, DownloadError, RetryLaterError, StateError, TRANSIENT_CODES, type UpgradeError } from '../errors.js';
 import { loopBreakerTripped, resumeAction, STEPS, type StepName } from './phases.js';
-import { runDownload, runExport, runImport, type StepContext } from './steps.js';
+import { runDownload, runExport, runImport } from './steps.js';
 import { backoffMs, onDeferral, retryPolicyOf } from './retry-policy.js';
-
-export interface RunnerDeps {
-  config: Config;
-  store: Store;
-  zfs: Zfs;
-  dispatcher: Dispatcher;
-  log: Logger;
-  now: () => number;
-  /** In [0, 1): the jitter of retry delays (injected so the policy's tests and the soak are repeatable). */
-  random: () => number;
-}
 
 export type RunOutcome =
   | { kind: 'ready'; deployment: Deployment }
@@ -30,14 +16,14 @@ export type RunOutcome =
 /** Ceiling of the backoff between failed attempts of a step. */
 const STEP_BACKOFF_MAX_MS = 3_600_000;
 
-const STEP_FNS: Record<StepName, (ctx: StepContext, d: Deployment) => Promise<void>> = {
+const STEP_FNS: Record<StepName, (ctx: Device, d: Deployment) => Promise<void>> = {
   download: runDownload,
   import: runImport,
   export: runExport,
 };
 
 export class Runner {
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: Device) {}
 
   /**
    * Called once when the agent starts: a deployment found in an in-progress phase was interrupted (crash, kill,
@@ -62,7 +48,7 @@ export class Runner {
   /** Runs steps until the deployment is ready, fails, or must wait (come back later / transient fault). */
   async advance(id: number): Promise<RunOutcome> {
     const { store, log } = this.deps;
-    const ctx: StepContext = { ...this.deps };
+    const ctx: Device = { ...this.deps };
     for (;;) {
       const d = store.get(id);
       const action = resumeAction(d.phase);

@@ -1,12 +1,11 @@
 // Glue between a deployment row and the step modules: each step reads what it needs and checks what is true first.
+import type { Device } from './device.js';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunnerDeps } from './runner.js';
 import type { Deployment } from '../state/store.js';
 import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
 import { parseManifestPayload } from '../trust/manifest.js';
 import { selectStream } from './decide.js';
-import { freeBytes } from './device-facts.js';
 import { applyRetention } from './cleanup.js';
 import { downloadStream } from '../steps/prefetch.js';
 import { importStream } from '../steps/import.js';
@@ -14,8 +13,6 @@ import { exportImage } from '../steps/export.js';
 import { SpaceError } from '../errors.js';
 import { fsyncDir } from '../util/atomic-file.js';
 import { fileIdentity } from '../util/file-identity.js';
-
-export type StepContext = RunnerDeps;
 
 /** Where a deployment's stream lives: `.part` while downloading, the bare name once complete and hashed. */
 export function streamPaths(downloadsDir: string, d: Pick<Deployment, 'id' | 'version' | 'streamFrom'>): { partial: string; complete: string } {
@@ -35,7 +32,7 @@ function chosenStream(m: Manifest, d: Deployment): StreamOffer {
   return s;
 }
 
-export async function runDownload(ctx: StepContext, d0: Deployment): Promise<void> {
+export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
   const { config, store, zfs, dispatcher, log, now } = ctx;
   let d = d0;
   const m = manifestOf(d);
@@ -53,12 +50,12 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
   if (existsSync(paths.complete)) return; // hashed and renamed by an earlier run
   mkdirSync(config.paths.downloadsDir, { recursive: true });
   const need = stream.size - d.downloadedBytes + config.space.reserveBytes;
-  let free = freeBytes(config.paths.downloadsDir);
+  let free = ctx.space.freeBytes(config.paths.downloadsDir);
   if (free < need) {
     // As the appliance always did: clean up old images before downloading a new one.
     log.warn({ id: d.id, need, free }, 'short of space: applying retention');
     await applyRetention(ctx, false);
-    free = freeBytes(config.paths.downloadsDir);
+    free = ctx.space.freeBytes(config.paths.downloadsDir);
   }
   if (free < need) {
     throw new SpaceError('E_NO_SPACE', `need ${need} bytes free for the download, have ${free}`, {
@@ -93,7 +90,7 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
   store.journal('downloaded', d.id, { url: res.url, bytes: res.bytes, sha256: res.sha256 });
 }
 
-export async function runImport(ctx: StepContext, d: Deployment): Promise<void> {
+export async function runImport(ctx: Device, d: Deployment): Promise<void> {
   const { config, zfs, log, store } = ctx;
   const m = manifestOf(d);
   const stream = chosenStream(m, d);
@@ -118,7 +115,7 @@ export async function runImport(ctx: StepContext, d: Deployment): Promise<void> 
   rmSync(paths.partial, { force: true });
 }
 
-export async function runExport(ctx: StepContext, d: Deployment): Promise<void> {
+export async function runExport(ctx: Device, d: Deployment): Promise<void> {
   const { config, zfs, log, store } = ctx;
   const exportOnce = (): ReturnType<typeof exportImage> => exportImage(
     { zfs, log },

@@ -1,10 +1,10 @@
 // grub.cfg as the agent renders it: every image present, `committed` as the default (the Grub port writes it).
-import type { RunnerDeps } from './runner.js';
+import type { Device } from './device.js';
 import { generateGrubCfg, type GrubCfgOptions } from '../boot/grub-cfg.js';
 import { listImages } from '../util/images-dir.js';
 
 /** grub.cfg for every image present, `committed` as the default (and the fallback). */
-export function renderGrubCfg(deps: Pick<RunnerDeps, 'config'>, committed: number): string {
+export function renderGrubCfg(deps: Pick<Device, 'config'>, committed: number): string {
   const b = deps.config.boot;
   const images = listImages(deps.config.paths.imagesDir).map((i) => ({ version: i.version }));
   const opts: GrubCfgOptions = {

@@ -26,6 +26,13 @@ export type SwitchCrashPoint = (typeof SWITCH_STEPS)[SwitchStepName]['crashPoint
 /** Every crash point of the switch and the confirm, in order. */
 export const SWITCH_CRASH_POINTS: readonly SwitchCrashPoint[] = Object.values(SWITCH_STEPS).flatMap((s) => s.crashPoints);
 
+/**
+ * What an in-process crash hook throws at a crash point instead of SIGKILL (the drive matrix's fakes): the process
+ * ends here. Code that catches errors to record them rethrows it, so nothing is recorded that a killed process could
+ * not have recorded.
+ */
+export class ProcessEnd extends Error {}
+
 export function isSwitchCrashPoint(name: string): name is SwitchCrashPoint {
   return (SWITCH_CRASH_POINTS as readonly string[]).includes(name);
 }

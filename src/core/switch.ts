@@ -1,52 +1,29 @@
 // The switch up to the reboot: record the fallback, migrate config, write grub.cfg, arm a one-shot trial, reboot.
 // After the boot: src/core/confirm.ts.
 import { join } from 'node:path';
-import type { RunnerDeps } from './runner.js';
+import type { Device } from './device.js';
 import type { Deployment, DeploymentPatch, JournalEvent } from '../state/store.js';
-import type { BootInfo, Rebooter } from '../adapters/boot.js';
-import type { ImageStager } from '../adapters/image-stager.js';
-import type { HealthReport } from '../steps/health.js';
-import type { GrubPort } from '../boot/grub-port.js';
 import type { Phase } from './phases.js';
-import type { SwitchCrashPoint } from './switch-policy.js';
+import { ProcessEnd, type SwitchCrashPoint } from './switch-policy.js';
 import { readCommittedVersion } from './device-facts.js';
 import { imageMatches } from '../steps/export.js';
 import { sameIdentity } from '../util/file-identity.js';
 import { asUpgradeError, UpgradeError } from '../errors.js';
 
-export interface SwitchDeps extends RunnerDeps {
-  boot: BootInfo;
-  rebooter: Rebooter;
-  /** The image side of staging: repair after a cut, pre-flight inside the image, the migration. */
-  stager: ImageStager;
-  /** The trial's health checks (config.health on a device). */
-  health: { check(): Promise<HealthReport> };
-  /** Grub's files: every write atomic, flushed for Grub and journaled inside the port. */
-  grub: GrubPort;
-  /** Named step boundaries (SWITCH_STEPS); the crash tests kill the process at each one (a no-op otherwise). */
-  crashPoint?: (name: SwitchCrashPoint) => void;
-}
-
-export const at = (deps: SwitchDeps, name: SwitchCrashPoint): void => deps.crashPoint?.(name);
-
-/**
- * The process ends here (a kill at a crash point, in-process): what an in-process hook throws instead of SIGKILL. No
- * catch handles it, so nothing is recorded that a killed process could not have recorded.
- */
-export class ProcessEnd extends Error {}
+export const at = (deps: Device, name: SwitchCrashPoint): void => deps.crashPoint?.(name);
 
 export type SwitchOutcome = { kind: 'none' | 'committed' | 'rolled_back' | 'staged'; deployment: Deployment | null };
 
-const imagePathOf = (deps: SwitchDeps, version: number): string => join(deps.config.paths.imagesDir, `${version}.img`);
+const imagePathOf = (deps: Device, version: number): string => join(deps.config.paths.imagesDir, `${version}.img`);
 
-export function committedOrFail(deps: SwitchDeps): number {
-  const c = readCommittedVersion(deps.store, deps.config);
+export function committedOrFail(deps: Device): number {
+  const c = readCommittedVersion(deps.store, deps.boot.bootedVersion());
   if (c === null) throw new UpgradeError('E_PREFLIGHT', 'no committed image is known: nothing to fall back to');
   return c;
 }
 
 /** Phase + the boot id it was written in: after a restart, a different boot id means a reboot happened. */
-export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: JournalEvent, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
+export function enter(deps: Device, d: Deployment, phase: Phase, event: JournalEvent, data: unknown = null, patch: DeploymentPatch = {}): Deployment {
   return deps.store.transition(d.id, phase, { ...patch, bootId: deps.boot.bootId() }, event, data);
 }
 
@@ -54,7 +31,7 @@ export function enter(deps: SwitchDeps, d: Deployment, phase: Phase, event: Jour
  * ready|migrating → migrating → staged. The fallback recorded first, then pre-flight (nothing is armed unless the
  * device could boot it and come back), the migration (idempotent), grub.cfg with the committed default, the trial.
  */
-export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployment> {
+export async function stageTrial(deps: Device, id: number): Promise<Deployment> {
   const { log } = deps;
   let d = deps.store.get(id);
   const committed = committedOrFail(deps);
@@ -100,7 +77,7 @@ export async function stageTrial(deps: SwitchDeps, id: number): Promise<Deployme
  * the device keeps booting its committed image and the deployment ends `failed` with the code. Without this, a
  * deployment cut in `migrating` whose staging fails for good was retried at every start, the service crash-looping.
  */
-export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deployment> {
+export async function stageOrFail(deps: Device, id: number): Promise<Deployment> {
   try {
     return await stageTrial(deps, id);
   } catch (raw) {
@@ -114,7 +91,7 @@ export async function stageOrFail(deps: SwitchDeps, id: number): Promise<Deploym
 }
 
 /** staged|rebooting → rebooting, then the reboot (never returns). */
-export async function rebootIntoTrial(deps: SwitchDeps, id: number): Promise<never> {
+export async function rebootIntoTrial(deps: Device, id: number): Promise<never> {
   const d = enter(deps, deps.store.get(id), 'rebooting', 'switch:reboot');
   at(deps, 'rebooting-recorded');
   deps.log.info({ id, version: d.version }, 'rebooting into the trial');

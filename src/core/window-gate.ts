@@ -1,17 +1,16 @@
 // The window gate: a ready deployment switches only inside the window when idle (or when forced), else it waits.
-import type { SwitchDeps } from './switch.js';
+import type { Device } from './device.js';
 import { decideSwitch, switchDeadline, type SwitchDecision } from './window.js';
-import { idleProbesFrom, runIdleProbes } from '../adapters/idle-probes.js';
 
 /**
  * Decides for the active ready deployment (null when there is none) and records the decision; a deferral also
  * stores when to look again. The caller (drive) stages and reboots on 'switch'.
  */
-export async function windowDecision(deps: SwitchDeps, force: boolean): Promise<SwitchDecision | null> {
+export async function windowDecision(deps: Device, force: boolean): Promise<SwitchDecision | null> {
   const { store, config, log, now } = deps;
   const d = store.active();
   if (!d || d.phase !== 'ready') return null;
-  const idle = force ? { busy: false, reasons: [] } : await runIdleProbes(idleProbesFrom(config.window.idle));
+  const idle = force ? { busy: false, reasons: [] } : await deps.idle.check();
   const decision = decideSwitch({
     now: new Date(now()),
     window: { cron: config.window.cron, durationMin: config.window.durationMin, timezone: config.window.timezone },

@@ -1,5 +1,5 @@
 // Maintenance window and switch decisions (pure): when may migrate + stage + reboot run, given a fixed clock.
-import { nextOccurrence, parseCron, previousOccurrence, type CronZone } from './cron-expr.js';
+import { nextOccurrence, parseCron, previousOccurrence, type CronZone } from '../util/cron-expr.js';
 
 export interface WindowSchedule {
   /** 5-field cron (node-cron 4 syntax without seconds) marking where each window opens. */

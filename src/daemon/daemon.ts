@@ -1,15 +1,12 @@
 // The service: recovers interrupted work, checks in on a jittered timer, and serves upgradectl over a unix socket.
+import type { Device } from '../core/device.js';
 import type { Server } from 'node:http';
-import type { Agent } from '../wiring.js';
 import { Runner } from '../core/runner.js';
 import { checkInCycle } from '../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../core/prepare.js';
 import { resumeAction } from '../core/phases.js';
 import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
-import { wireSwitch } from '../wiring.js';
-import type { SwitchDeps } from '../core/switch.js';
-import { operatorRollback } from '../core/confirm.js';
 import { drive } from '../core/drive.js';
 import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
 
@@ -31,15 +28,13 @@ export class Daemon {
   private checkin: CheckinState;
   private stopped = false;
 
-  private readonly switchDeps: SwitchDeps;
   private readonly timers: Timers;
   /** The soak test drives the daemon in-process without the control socket. */
   private readonly serveSocket: boolean;
 
-  constructor(private readonly agent: Agent, opts: { timers?: Timers; socket?: boolean } = {}) {
-    this.switchDeps = wireSwitch(agent, { powerOff: () => process.exit(0) });
+  constructor(private readonly device: Device, opts: { timers?: Timers; socket?: boolean } = {}) {
     this.timers = opts.timers ?? realTimers;
-    this.checkin = initialCheckinState(agent.now());
+    this.checkin = initialCheckinState(device.now());
     this.serveSocket = opts.socket ?? true;
   }
 
@@ -60,26 +55,26 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    const { agent } = this;
+    const { device } = this;
     // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
     // A failure here is recorded on the deployment (or is the store's, which the next start meets again): the
     // service stays up to serve status rather than crash-loop on it.
-    await drive(this.switchDeps, 'reconcile').catch((raw: unknown) => {
+    await drive(this.device, 'reconcile').catch((raw: unknown) => {
       const err = asUpgradeError(raw);
-      agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+      device.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
     });
-    new Runner(agent).recover();
+    new Runner(device).recover();
     if (this.serveSocket) {
-      this.server = await startControlServer(agent.config.paths.socket, {
+      this.server = await startControlServer(device.config.paths.socket, {
         'GET /ping': async () => ({ ok: true }),
         'POST /check-in': () => this.enqueue(() => this.cycle()),
-        'POST /apply': (b) => this.enqueue(async () => ({ decision: (await drive(this.switchDeps, b['now'] === true ? 'apply-now' : 'window')).decision ?? null })),
-        'POST /confirm': () => this.enqueue(() => drive(this.switchDeps, 'reconcile')),
-        'POST /rollback': () => this.enqueue(() => operatorRollback(this.switchDeps)),
+        'POST /apply': (b) => this.enqueue(async () => ({ decision: (await drive(this.device, b['now'] === true ? 'apply-now' : 'window')).decision ?? null })),
+        'POST /confirm': () => this.enqueue(() => drive(this.device, 'reconcile')),
+        'POST /rollback': () => this.enqueue(() => drive(this.device, 'rollback')),
         'POST /prepare': (b) =>
-          this.enqueue(() => prepare(agent, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
+          this.enqueue(() => prepare(device, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
       });
-      agent.log.info({ socket: agent.config.paths.socket }, 'daemon started');
+      device.log.info({ socket: device.config.paths.socket }, 'daemon started');
     }
     // Interrupted work resumes first, then the regular schedule takes over.
     this.wake(0);
@@ -87,39 +82,39 @@ export class Daemon {
 
   /** A timer's turn: the check-in when it is due (it resumes the active deployment too), else only that resume. */
   private async tick(): Promise<unknown> {
-    if (this.agent.now() >= this.checkin.nextAt) return this.cycle();
+    if (this.device.now() >= this.checkin.nextAt) return this.cycle();
     await this.resumeActive();
     return null;
   }
 
   private async cycle(): Promise<unknown> {
-    const { agent } = this;
+    const { device } = this;
     let result: unknown = null;
     let error: unknown = null;
     try {
-      result = agent.config.fleet.url ? await checkInCycle(agent) : null;
+      result = device.config.fleet.url ? await checkInCycle(device) : null;
     } catch (raw) {
       error = raw;
     }
     const answer = (result as { answer?: { checkinIntervalSec: number | null } } | null)?.answer ?? null;
     const err = error === null ? null : asUpgradeError(error);
-    this.checkin = afterCheckin(this.checkin, agent.config, { ok: err === null, error: err, serverIntervalSec: answer?.checkinIntervalSec ?? null }, agent.now(), agent.random());
+    this.checkin = afterCheckin(this.checkin, device.config, { ok: err === null, error: err, serverIntervalSec: answer?.checkinIntervalSec ?? null }, device.now(), device.random());
     if (err) {
-      agent.log.warn({ code: err.code, err: err.message, ...this.checkin, retryInMs: this.checkin.nextAt - agent.now() }, 'check-in cycle did not complete');
+      device.log.warn({ code: err.code, err: err.message, ...this.checkin, retryInMs: this.checkin.nextAt - device.now() }, 'check-in cycle did not complete');
     }
     await this.resumeActive();
-    if (err && this.checkin.deferrals > 0) return { retryAfterMs: this.checkin.nextAt - agent.now() };
+    if (err && this.checkin.deferrals > 0) return { retryAfterMs: this.checkin.nextAt - device.now() };
     if (err) throw err;
     return result;
   }
 
   /** Advances an active deployment whose retry time has come (also after a restart); a ready one meets the window. */
   private async resumeActive(): Promise<void> {
-    let d = this.agent.store.active();
-    if (!d || (d.nextAttemptAt !== null && d.nextAttemptAt > this.agent.now())) return;
-    if (resumeAction(d.phase).kind === 'step') await advanceUntilSettled(this.agent, d.id);
-    d = this.agent.store.active();
-    if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.agent.now())) await drive(this.switchDeps, 'window');
+    let d = this.device.store.active();
+    if (!d || (d.nextAttemptAt !== null && d.nextAttemptAt > this.device.now())) return;
+    if (resumeAction(d.phase).kind === 'step') await advanceUntilSettled(this.device, d.id);
+    d = this.device.store.active();
+    if (d?.phase === 'ready' && (d.nextAttemptAt === null || d.nextAttemptAt <= this.device.now())) await drive(this.device, 'window');
   }
 
   private wake(delayMs: number): void {
@@ -129,7 +124,7 @@ export class Daemon {
       this.timer = null;
       void this.enqueue(() => this.tick())
         .catch(() => undefined)
-        .then(() => this.wake(nextWakeDelayMs(this.checkin.nextAt, this.agent.store.active(), this.agent.now())));
+        .then(() => this.wake(nextWakeDelayMs(this.checkin.nextAt, this.device.store.active(), this.device.now())));
     }, delayMs);
   }
 
@@ -138,6 +133,5 @@ export class Daemon {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.queue;
-    this.agent.close();
   }
 }

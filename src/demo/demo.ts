@@ -9,7 +9,7 @@ import { makeThrowawayCa } from '../sandbox/tls.js';
 import { startFleetServer, type FleetServer } from '../fleet/server.js';
 import { formatAgentLine } from './format.js';
 
-const CLI = new URL('../cli/upgradectl.js', import.meta.url).pathname;
+const CLI = new URL('../sandbox/upgradectl.js', import.meta.url).pathname;
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
 /** Runs upgradectl as a separate process, as a device would, turning its JSON log lines into readable progress. */
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
       fleet: { url: server.url, caFile: ca.caFile },
       trust: { keys: [pubKey] },
       space: { reserveBytes: 0 },
-      boot: { cmdlineFile: join(devDir, 'cmdline'), bootIdFile: join(devDir, 'boot_id'), kernelRoot: '/dev/sda1', rebooter: 'sandbox' },
+      boot: { cmdlineFile: join(devDir, 'cmdline'), bootIdFile: join(devDir, 'boot_id'), kernelRoot: '/dev/sda1' },
       health: { systemd: false, required: [check] },
       migrate: { sourceRoot: join(devDir, 'rootfs'), allow: ['/etc/app.conf'], runtimeDir: join(devDir, 'run') },
       download: { chunkFsyncBytes: 1 << 20 },

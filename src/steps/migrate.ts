@@ -1,7 +1,7 @@
 // Migrate step: carries configured files from the running root into the new image before the device boots it.
 import { stat } from 'node:fs/promises';
-import { execa } from 'execa';
 import type { ImageMounter } from '../adapters/image-mount.js';
+import type { ImageFsck } from '../adapters/fsck.js';
 import { MigrateError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { applyMigration, type ApplyResult } from './migrate-apply.js';
@@ -33,6 +33,7 @@ export function validateMigrateSelection(sel: { allow: string[]; deny?: string[]
 
 export interface MigrateDeps {
   mounter: ImageMounter;
+  fsck: ImageFsck;
   log: Logger;
 }
 
@@ -59,10 +60,10 @@ export interface MigrationReport {
 }
 
 /** `e2fsck -fn`: forced full check that never writes. 0 is clean; 4 (errors left) or 8 (could not check) is not. */
-export async function checkImageClean(imagePath: string): Promise<void> {
-  const r = await execa('e2fsck', ['-fn', imagePath], { reject: false, all: true, env: { LC_ALL: 'C' } });
+export async function checkImageClean(fsck: ImageFsck, imagePath: string): Promise<void> {
+  const r = await fsck.check(imagePath);
   if (r.exitCode !== 0) {
-    const output = String(r.all).trim().split('\n').slice(-20).join('\n');
+    const output = r.output;
     throw new MigrateError('E_MIGRATE_FSCK', `e2fsck -fn ${imagePath} exited ${r.exitCode}: ${output}`, {
       context: { imagePath, exitCode: r.exitCode, output },
     });
@@ -95,9 +96,9 @@ async function recoverLeftovers(deps: MigrateDeps, imagePath: string): Promise<s
  */
 export async function recoverInterruptedImage(deps: MigrateDeps, imagePath: string): Promise<{ recoveredMounts: string[]; fsckExit: number; output: string }> {
   const recoveredMounts = await recoverLeftovers(deps, imagePath);
-  const r = await execa('e2fsck', ['-p', imagePath], { reject: false, all: true, env: { LC_ALL: 'C' } });
-  const output = String(r.all).trim().split('\n').slice(-20).join('\n');
-  if (r.exitCode === undefined || r.exitCode > 2) {
+  const r = await deps.fsck.preen(imagePath);
+  const output = r.output;
+  if (r.exitCode === null || r.exitCode > 2) {
     throw new MigrateError('E_MIGRATE_FSCK', `e2fsck -p ${imagePath} exited ${r.exitCode}: ${output}`, {
       context: { imagePath, exitCode: r.exitCode, output },
     });
@@ -131,7 +132,7 @@ export async function migrateIntoImage(deps: MigrateDeps, opts: MigrateOptions):
     if (!opts.dryRun) {
       applied = await applyMigration(plan, opts.sourceRoot, mountpoint);
       // syncfs: the data is on the image before umount even if umount were to hang or be killed.
-      await execa('sync', ['-f', mountpoint]);
+      await mounter.syncfs(mountpoint);
       log.info({ ...ctx, ...applied }, 'migrate: applied');
     }
   } catch (err) {
@@ -146,7 +147,7 @@ export async function migrateIntoImage(deps: MigrateDeps, opts: MigrateOptions):
   if (failure !== null) throw failure;
   if (plan === null) throw new MigrateError('E_MIGRATE_MOUNT', 'migration produced no plan', { context: ctx });
 
-  await checkImageClean(opts.imagePath);
+  await checkImageClean(deps.fsck, opts.imagePath);
   const counts = countActions(plan.entries);
   for (const e of plan.entries) if (e.action === 'skip') log.warn({ ...ctx, path: e.path, reasons: e.reasons }, 'migrate: skipped');
   log.info({ ...ctx, counts }, opts.dryRun ? 'migrate: dry run done, image unchanged' : 'migrate: done, image clean');

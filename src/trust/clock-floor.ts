@@ -1,8 +1,6 @@
 // The clock floor: how far the newest signed `issued` may move the device's notion of "now" past its own clock.
 import { ConfigError, UpgradeError } from '../errors.js';
-
-/** Upper end of `trust.maxClockAheadSec` (366 days): the config schema and these functions share it. */
-export const MAX_CLOCK_AHEAD_SEC = 366 * 24 * 3600;
+import { MAX_CLOCK_AHEAD_SEC } from '../config.js';
 
 /** now + maxAheadSec in ms: the furthest the floor may ever put "now", whatever was stored or signed. */
 function limitMs(nowMs: number, maxAheadSec: number): number {

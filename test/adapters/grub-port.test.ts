@@ -15,6 +15,7 @@ import { renderGrubCfg } from '../../src/core/switch-grub.js';
 import { parseConfig } from '../../src/config.js';
 import { listImages } from '../../src/util/images-dir.js';
 import { silentLogger } from '../../src/log.js';
+import { parseMounts, readMounts } from '../../src/util/proc-mounts.js';
 
 /** One implementation under test, with what the contract needs to look at: Grub's next boot and the recorded writes. */
 interface Subject {
@@ -53,6 +54,7 @@ const subjects: Record<string, () => Subject> = {
     const port = new FileGrubPort({
       grubDir: g, render: (v) => renderGrubCfg({ config }, v), flusher, log: silentLogger(),
       journal: (event, data) => journal.push(`${event}:${String(data['after'])}`),
+      mounts: () => readMounts(),
     });
     writeFileSync(grubCfgPath(g), renderGrubCfg({ config }, 1));
     return {
@@ -162,7 +164,7 @@ describe('FileGrubPort only', () => {
     const port = new FileGrubPort({
       grubDir: config.paths.grubDir, render: (v) => renderGrubCfg({ config }, v), log: silentLogger(), journal: () => undefined,
       flusher: { flush: async () => ({ kind: 'not-needed', mountpoint: '/', fstype: 'x', ms: 0 }), thawIfFrozen: async () => undefined },
-      mountsText: () => `tank/boot ${config.paths.grubDir} zfs rw 0 0\n`,
+      mounts: () => parseMounts(`tank/boot ${config.paths.grubDir} zfs rw 0 0\n`),
     });
     expect(() => port.checkWritable()).toThrow(/zfs/);
   });

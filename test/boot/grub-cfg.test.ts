@@ -9,8 +9,8 @@ import { BootError, UpgradeError } from '../../src/errors.js';
 import { committedEntryNumber, entryId, generateGrubCfg, type GrubCfgOptions } from '../../src/boot/grub-cfg.js';
 import { writeGrubCfg } from '../../src/boot/grub-files.js';
 import { simulateBootSelection } from '../../src/boot/boot-sim.js';
-import { bootedVersionFromCmdline } from '../../src/core/device-facts.js';
-import { checkEntryHasPanic } from '../../src/steps/preflight.js';
+import { bootedVersionFromCmdline } from '../../src/boot/cmdline.js';
+import { checkEntryHasPanic } from '../../src/boot/grub-checks.js';
 
 const HOOK = fileURLToPath(new URL('../../grub.d/09_upgrade_agent', import.meta.url));
 let dir: string;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { acceptManifest } from '../../src/core/accept.js';
 import { silentLogger } from '../../src/log.js';
+import { KernelBootInfo } from '../../src/adapters/boot.js';
 import { openStateDb } from '../../src/state/db.js';
 import { Store } from '../../src/state/store.js';
 import type { Manifest } from '../../src/trust/manifest-types.js';
@@ -33,7 +34,7 @@ function device() {
     trust: { keys: trusted },
   });
   const clock = { now: T };
-  const deps = { config, store, log: silentLogger(), now: () => clock.now };
+  const deps = { config, store, log: silentLogger(), now: () => clock.now, boot: new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam) };
   const accept = (m: Partial<Manifest>) => acceptManifest(deps, signManifest(makeManifest(m), keys), null);
   return { db, store, clock, config, accept };
 }

@@ -1,19 +1,15 @@
 // The committed image as the agent reads it: recorded, or (before any record) the booted image, but never a trial.
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStateDb } from '../../src/state/db.js';
 import { Store } from '../../src/state/store.js';
 import { readCommittedVersion } from '../../src/core/device-facts.js';
-import type { Config } from '../../src/config.js';
 
 function device(bootedVersion: number) {
   const dir = mkdtempSync(join(tmpdir(), 'ua-facts-'));
-  const cmdlineFile = join(dir, 'cmdline');
-  writeFileSync(cmdlineFile, `root=/dev/vda1 ua.image=/images/${bootedVersion}.img panic=10\n`);
-  const config = { boot: { cmdlineFile, imageParam: 'ua.image' } } as Config;
-  return { config, store: new Store(openStateDb(join(dir, 'state'))) };
+  return { booted: bootedVersion, store: new Store(openStateDb(join(dir, 'state'))) };
 }
 
 const dep = { version: 2, label: 'v2', manifestUrl: null, envelope: Buffer.from('{}'), payloadSha256: 'a'.repeat(64), imageSize: 10, imageSha256: 'b'.repeat(64) };
@@ -29,25 +25,25 @@ function trialOf2(store: Store): number {
 
 describe('readCommittedVersion', () => {
   it('is the recorded version when there is one', () => {
-    const { config, store } = device(2);
+    const { booted, store } = device(2);
     store.recordCommittedVersion(1);
-    expect(readCommittedVersion(store, config)).toBe(1);
+    expect(readCommittedVersion(store, booted)).toBe(1);
   });
 
   it('before any switch, is the booted image', () => {
-    const { config, store } = device(1);
-    expect(readCommittedVersion(store, config)).toBe(1);
+    const { booted, store } = device(1);
+    expect(readCommittedVersion(store, booted)).toBe(1);
   });
 
   it('with nothing recorded and the trial running, is the image the switch started from, not the trial', () => {
-    const { config, store } = device(2);
+    const { booted, store } = device(2);
     trialOf2(store);
-    expect(readCommittedVersion(store, config)).toBe(1);
+    expect(readCommittedVersion(store, booted)).toBe(1);
   });
 
   it('with nothing recorded and the device back on 1 after the trial, is the booted image', () => {
-    const { config, store } = device(1);
+    const { booted, store } = device(1);
     trialOf2(store);
-    expect(readCommittedVersion(store, config)).toBe(1);
+    expect(readCommittedVersion(store, booted)).toBe(1);
   });
 });

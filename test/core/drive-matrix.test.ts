@@ -94,7 +94,7 @@ describe('the switch, killed at every crash point', () => {
         // (b) Every reboot the agent asks for leaves grub.cfg's default on the recorded committed image.
         if (ended === 'reboot') expect(dflt).toBe(committed);
         // (d) Retention refuses during a switch, and never plans to remove the committed, booted or target image or snapshot.
-        const plan = await applyRetention(deps, true, d.grub.trialArmed()).then((p) => [...p.deleteImages, ...p.destroySnapshots], (e: unknown) => e);
+        const plan = await applyRetention(deps, true).then((p) => [...p.deleteImages, ...p.destroySnapshots], (e: unknown) => e);
         if (SWITCH_PHASES.has(row.phase)) expect(plan).toMatchObject({ code: 'E_SWITCH_ACTIVE' });
         else for (const v of [committed, deps.boot.bootedVersion(), ...(TERMINAL.has(row.phase) ? [] : [u.target])]) expect(plan).not.toContain(v);
         return { ended, phase: row.phase };

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFleet, makeDevice, type Fleet, type Device } from '../support/device-sandbox.js';
 import { SimClock } from '../support/sim-clock.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import { wireAgent } from '../../src/wiring.js';
+import { wireDevice } from '../../src/wiring.js';
 import { parseConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { FaultHooks } from '../../src/fleet/server.js';
@@ -59,8 +59,8 @@ describe('a simulated week against a misbehaving fleet server', () => {
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const clock = new SimClock(Date.now(), 100);
     const start = clock.now();
-    const agent = wireAgent(parseConfig(dev.config), { log: silentLogger(), now: clock.now, random });
-    const daemon = new Daemon(agent, { timers: clock, socket: false });
+    const wired = wireDevice(parseConfig(dev.config), { log: silentLogger(), now: clock.now, random });
+    const daemon = new Daemon(wired.device, { timers: clock, socket: false });
     const total = (): Record<keyof typeof ENDPOINTS, number> =>
       Object.fromEntries(Object.entries(ENDPOINTS).map(([k, p]) => [k, fleet.server.stats.get(p)?.requests ?? 0])) as Record<keyof typeof ENDPOINTS, number>;
     const hours: Hour[] = [];
@@ -91,10 +91,11 @@ describe('a simulated week against a misbehaving fleet server', () => {
       hours.push({ day: d, counts: Object.fromEntries(Object.keys(now).map((k) => [k, now[k as keyof typeof now] - before[k as keyof typeof now]])) as Hour['counts'] });
       before = now;
     }
-    const rows = agent.store.list(10);
+    const rows = wired.device.store.list(10);
     gc();
     heap.push(process.memoryUsage().heapUsed);
     await daemon.stop();
+    wired.close();
 
     const perHourMax = (k: keyof typeof ENDPOINTS, d: number): number => Math.max(...hours.filter((x) => x.day === d).map((x) => x.counts[k]));
     const perDay = DAYS.map((spec, d) => ({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStateDb } from '../../src/state/db.js';
 import { Store } from '../../src/state/store.js';
-import { acquireRunnerLock } from '../../src/daemon/lock.js';
+import { acquireRunnerLock } from '../../src/state/runner-lock.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 

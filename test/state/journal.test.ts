@@ -7,7 +7,7 @@ import { openStateDb, openStateDbReadOnly, type Db } from '../../src/state/db.js
 import { Store, type StoreOptions } from '../../src/state/store.js';
 import { JOURNAL_BEYOND_BOUNDS } from '../../src/state/journal.js';
 import { parseConfig } from '../../src/config.js';
-import { wireAgent } from '../../src/wiring.js';
+import { wireDevice } from '../../src/wiring.js';
 
 const DAY = 24 * 3600 * 1000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -140,13 +140,14 @@ describe('journal retention', () => {
   it("the agent's store takes its limits from the config (state.journalMaxRows)", () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'ua-journal-wired-'));
     const config = parseConfig({ deviceId: 'd', hardware: 'h', zfs: { pool: 'p' }, paths: { stateDir }, logLevel: 'silent', state: { journalMaxRows: 100 } });
-    const agent = wireAgent(config);
+    const wired = wireDevice(config);
+    const { store } = wired.device;
     try {
-      for (let i = 0; i < 130; i++) agent.store.journal('checked-in', null);
-      expect(agent.store.history(500)).toHaveLength(100);
-      expect(agent.store.journalPruned()?.rows).toBe(30);
+      for (let i = 0; i < 130; i++) store.journal('checked-in', null);
+      expect(store.history(500)).toHaveLength(100);
+      expect(store.journalPruned()?.rows).toBe(30);
     } finally {
-      agent.close();
+      wired.close();
     }
   });
 });

@@ -6,12 +6,13 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { migrateIntoImage, recoverInterruptedImage } from '../../src/steps/migrate.js';
+import { E2fsck } from '../../src/adapters/fsck.js';
 import { e2fsckClean, makeFactoryImage, makeSource, mountsUnder, sandbox, withMounted, type Sandbox } from './migrate-fixture.js';
 
 let sb: Sandbox;
 let img: string;
 const log = silentLogger();
-const deps = () => ({ mounter: sb.mounter, log });
+const deps = () => ({ mounter: sb.mounter, fsck: new E2fsck(), log });
 const needsRecovery = async (p: string) => /needs_recovery/.test((await execa('dumpe2fs', ['-h', p], { reject: false })).stdout);
 
 beforeEach(async () => {

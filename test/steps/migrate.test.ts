@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { applyMigration, checkImageClean, migrateIntoImage, planMigration, type MigrateOptions } from '../../src/steps/migrate.js';
+import { E2fsck } from '../../src/adapters/fsck.js';
 import { debugfsStat, e2fsckClean, makeFactoryImage, makeImage, makeSource, mountsUnder, sandbox, sha256File, T0, type Sandbox } from './migrate-fixture.js';
 
 let sb: Sandbox;
@@ -25,7 +26,7 @@ afterEach(async () => {
 });
 
 const opts = (over: Partial<MigrateOptions> = {}): MigrateOptions => ({ imagePath: img, sourceRoot: src, allow: ALLOW, deny: DENY, dryRun: false, ...over });
-const deps = (): Parameters<typeof migrateIntoImage>[0] => ({ mounter: sb.mounter, log });
+const deps = (): Parameters<typeof migrateIntoImage>[0] => ({ mounter: sb.mounter, fsck: new E2fsck(), log });
 const leftovers = (): string[] => readdirSync(sb.runtimeDir);
 
 describe('migrateIntoImage', () => {
@@ -100,9 +101,9 @@ describe('migrateIntoImage', () => {
   });
 
   it('checkImageClean reports a corrupt image as E_MIGRATE_FSCK', async () => {
-    await checkImageClean(img);
+    await checkImageClean(new E2fsck(), img);
     await execa('debugfs', ['-w', '-R', 'clri /etc/hostname', img]); // a directory entry now names a cleared inode
-    await expect(checkImageClean(img)).rejects.toMatchObject({ code: 'E_MIGRATE_FSCK' });
+    await expect(checkImageClean(new E2fsck(), img)).rejects.toMatchObject({ code: 'E_MIGRATE_FSCK' });
   });
 });
 

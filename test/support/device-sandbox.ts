@@ -13,7 +13,8 @@ import { ZfsCli } from '../../src/adapters/zfs.js';
 import { silentLogger } from '../../src/log.js';
 import type { StatusView } from '../../src/cli/status-view.js';
 
-export const CLI = join(process.cwd(), 'dist/src/cli/upgradectl.js');
+/** The sandbox's upgradectl: the production verbs, rebooting by the sandbox's simulated power cycle. */
+export const CLI = join(process.cwd(), 'dist/src/sandbox/upgradectl.js');
 
 export interface Fleet {
   dir: string;
@@ -101,7 +102,7 @@ export async function makeDevice(fleet: Fleet, name: string, extra: Record<strin
     space: { reserveBytes: 0 },
     // The fleet server's 202s say Retry-After: 1; the 30 s default floor would make each one cost half a minute here.
     retry: { minDelaySec: 1 },
-    boot: { cmdlineFile: cmdline, bootIdFile: join(dir, 'boot_id'), kernelRoot: '/dev/vda1', rebooter: 'sandbox' },
+    boot: { cmdlineFile: cmdline, bootIdFile: join(dir, 'boot_id'), kernelRoot: '/dev/vda1' },
     health: { systemd: false, required: ['true'] },
     migrate: { sourceRoot: join(dir, 'rootfs'), allow: ['/etc/app.conf', '/etc/ssh/ssh_host_*_key'], runtimeDir: join(dir, 'run') },
     logLevel: 'warn',

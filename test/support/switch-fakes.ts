@@ -10,11 +10,12 @@ import { Store } from '../../src/state/store.js';
 import type { Zfs, Snapshot } from '../../src/adapters/zfs.js';
 import type { Rebooter } from '../../src/adapters/boot.js';
 import { KernelBootInfo } from '../../src/adapters/boot.js';
-import type { ImageStager } from '../../src/adapters/image-stager.js';
+import type { ImageStager } from '../../src/steps/image-stager.js';
 import type { HealthReport } from '../../src/steps/health.js';
 import { MemoryGrubPort } from '../../src/boot/grub-port-memory.js';
 import { renderGrubCfg } from '../../src/core/switch-grub.js';
-import { ProcessEnd, type SwitchDeps } from '../../src/core/switch.js';
+import { ProcessEnd } from '../../src/core/switch-policy.js';
+import type { Device } from '../../src/core/device.js';
 import type { SwitchCrashPoint } from '../../src/core/switch-policy.js';
 import { listImages } from '../../src/util/images-dir.js';
 import { silentLogger } from '../../src/log.js';
@@ -107,7 +108,7 @@ export class FakeDevice {
   }
 
   /** One process: a fresh store on the same database, and the ports. `close` ends it. */
-  process(): { deps: SwitchDeps; close: () => void } {
+  process(): { deps: Device; close: () => void } {
     const db = openStateDb(this.config.paths.stateDir);
     const store = new Store(db, () => this.clock);
     const rebooter: Rebooter = { reboot: async () => { throw new Halt('reboot'); } };
@@ -127,11 +128,13 @@ export class FakeDevice {
           : { ok: false, results: [{ name: 'app', kind: 'required', ok: false, exitCode: 3, output: 'app did not start' }] };
       },
     };
-    const deps: SwitchDeps = {
+    const deps: Device = {
       config: this.config, store, zfs: this.zfs, dispatcher: undefined as unknown as Dispatcher, log: silentLogger(),
       now: () => this.clock, random: () => 0.5,
       boot: new KernelBootInfo(this.config.boot.cmdlineFile, this.config.boot.imageParam, this.config.boot.bootIdFile),
       rebooter, grub: this.grub, stager, health, crashPoint: (p) => this.crashPoint(p),
+      idle: { check: async () => ({ busy: false, reasons: [], notes: [] }) },
+      space: { freeBytes: () => 1 << 40 },
     };
     return { deps, close: () => db.close() };
   }

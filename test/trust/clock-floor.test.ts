@@ -1,6 +1,7 @@
 // The clock floor's two bounds: what an accepted `issued` may store, and what a stored floor may do when used.
 import { describe, expect, it } from 'vitest';
-import { MAX_CLOCK_AHEAD_SEC, clockFloorInUse, clockFloorToStore } from '../../src/trust/clock-floor.js';
+import { clockFloorInUse, clockFloorToStore } from '../../src/trust/clock-floor.js';
+import { MAX_CLOCK_AHEAD_SEC } from '../../src/config.js';
 import { refusal } from '../support/refusal.js';
 
 const NOW_MS = Date.parse('2030-06-01T00:00:00Z');

@@ -1,23 +1,19 @@
 // check-in / prepare in this process when no daemon runs: recover first, then one pass, waiting out "come back later".
 import type { Config } from '../../config.js';
-import { wireAgent } from '../../wiring.js';
+import { withDevice, type WiringOptions } from '../../wiring.js';
 import { Runner } from '../../core/runner.js';
 import { checkInCycle } from '../../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../../core/prepare.js';
 import { resumeAction } from '../../core/phases.js';
-import { acquireRunnerLock } from '../../daemon/lock.js';
 
-export async function runLocally(config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean): Promise<unknown> {
-  const release = acquireRunnerLock(config.paths.stateDir);
-  const agent = wireAgent(config);
-  try {
-    const recovered = new Runner(agent).recover();
+export async function runLocally(
+  config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean, wiring: WiringOptions = {},
+): Promise<unknown> {
+  return withDevice(config, { lock: 'take' }, async (device) => {
+    const recovered = new Runner(device).recover();
     // Interrupted work is finished before anything new is taken on.
-    if (recovered && resumeAction(recovered.phase).kind === 'step') await advanceUntilSettled(agent, recovered.id, { waitRetryLater: true });
-    if (command === 'prepare') return await prepare(agent, manifestUrl as string, { allowDowngrade, waitRetryLater: true });
-    return await checkInCycle(agent, { waitRetryLater: true });
-  } finally {
-    agent.close();
-    release();
-  }
+    if (recovered && resumeAction(recovered.phase).kind === 'step') await advanceUntilSettled(device, recovered.id, { waitRetryLater: true });
+    if (command === 'prepare') return prepare(device, manifestUrl as string, { allowDowngrade, waitRetryLater: true });
+    return checkInCycle(device, { waitRetryLater: true });
+  }, wiring);
 }

@@ -2,7 +2,8 @@
 import type { Config } from '../../config.js';
 import { openStateDbReadOnly } from '../../state/db.js';
 import { Store, type JournalEntry } from '../../state/store.js';
-import { readBootedVersion, readCommittedVersion } from '../../core/device-facts.js';
+import { readCommittedVersion } from '../../core/device-facts.js';
+import { KernelBootInfo } from '../../adapters/boot.js';
 import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type PrunedNote, type StatusView } from '../status-view.js';
 import { daemonRunning } from '../../daemon/control.js';
 import { listImages } from '../../util/images-dir.js';
@@ -21,11 +22,12 @@ export async function statusView(config: Config): Promise<StatusView> {
     const store = db ? new Store(db) : null;
     const active = store?.active() ?? store?.list(1)[0] ?? null;
     const fv = store?.getFloor('version') ?? null;
+    const booted = new KernelBootInfo(config.boot.cmdlineFile, config.boot.imageParam, config.boot.bootIdFile).bootedVersion();
     return {
       schema: STATUS_SCHEMA,
       device: { id: config.deviceId, hardware: config.hardware, channel: config.channel },
-      bootedVersion: readBootedVersion(config),
-      committedVersion: store ? readCommittedVersion(store, config) : readBootedVersion(config),
+      bootedVersion: booted,
+      committedVersion: store ? readCommittedVersion(store, booted) : booted,
       trialVersion: readTrial(config.paths.grubDir),
       floors: { version: fv === null ? null : Number(fv), issued: store?.getFloor('issued') ?? null },
       deployment: active ? deploymentView(active) : null,

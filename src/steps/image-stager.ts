@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { stat, statfs } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { Config } from '../config.js';
-import type { ImageMounter } from './image-mount.js';
-import { migrateIntoImage, planMigration, recoverInterruptedImage } from '../steps/migrate.js';
-import { checkBootFiles } from '../steps/preflight.js';
+import type { ImageMounter } from '../adapters/image-mount.js';
+import type { ImageFsck } from '../adapters/fsck.js';
+import { migrateIntoImage, planMigration, recoverInterruptedImage, type MigrateDeps } from './migrate.js';
+import { checkBootFiles } from './preflight.js';
 import { UpgradeError } from '../errors.js';
 
 export interface ImageStager {
@@ -17,12 +18,16 @@ export interface ImageStager {
   migrate(imagePath: string): Promise<{ counts: Record<string, number>; recoveredMounts: string[] }>;
 }
 
-/** The real one: loop mounts (src/adapters/image-mount.ts) and src/steps/migrate.ts. */
+/** The real one: loop mounts (src/adapters/image-mount.ts), e2fsck (src/adapters/fsck.ts) and src/steps/migrate.ts. */
 export class LoopImageStager implements ImageStager {
-  constructor(private readonly o: { mounter: ImageMounter; migrate: Config['migrate']; log: Logger }) {}
+  constructor(private readonly o: { mounter: ImageMounter; fsck: ImageFsck; migrate: Config['migrate']; log: Logger }) {}
+
+  private get deps(): MigrateDeps {
+    return { mounter: this.o.mounter, fsck: this.o.fsck, log: this.o.log };
+  }
 
   async recover(imagePath: string): Promise<Record<string, unknown>> {
-    return { ...(await recoverInterruptedImage({ mounter: this.o.mounter, log: this.o.log }, imagePath)) };
+    return { ...(await recoverInterruptedImage(this.deps, imagePath)) };
   }
 
   async preflight(imagePath: string): Promise<void> {
@@ -39,7 +44,7 @@ export class LoopImageStager implements ImageStager {
 
   async migrate(imagePath: string): Promise<{ counts: Record<string, number>; recoveredMounts: string[] }> {
     const m = this.o.migrate;
-    const report = await migrateIntoImage({ mounter: this.o.mounter, log: this.o.log }, {
+    const report = await migrateIntoImage(this.deps, {
       imagePath, sourceRoot: m.sourceRoot, allow: m.allow, deny: m.deny, dryRun: false,
     });
     return { counts: report.counts, recoveredMounts: report.recoveredMounts };

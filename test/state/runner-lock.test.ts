@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { acquireRunnerLock, lockOwnerAlive, waitForRunnerLock } from '../../src/daemon/lock.js';
+import { acquireRunnerLock, lockOwnerAlive, waitForRunnerLock } from '../../src/state/runner-lock.js';
 
 const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
@@ -69,7 +69,7 @@ describe('stale lock takeover under contention', () => {
   // the first is a dead owner's, and the remaining contenders race to take it over at once — as the daemon and the
   // boot-time confirm do after a power cut. Two holders at once, or a crash on the race (ENOENT), fail the test.
   const script = `
-    import { acquireRunnerLock } from ${JSON.stringify(new URL('../../dist/src/daemon/lock.js', import.meta.url).href)};
+    import { acquireRunnerLock } from ${JSON.stringify(new URL('../../dist/src/state/runner-lock.js', import.meta.url).href)};
     import { openSync, closeSync, unlinkSync } from 'node:fs';
     const [dir, go] = process.argv.slice(1);
     while (Date.now() < Number(go)) {}

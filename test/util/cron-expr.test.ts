@@ -1,7 +1,7 @@
 // Cron matcher: next/previous occurrences from fixed instants, agreement with node-cron, refusals with a stable code.
 import { describe, it, expect } from 'vitest';
 import { createTask } from 'node-cron';
-import { cronMatches, nextOccurrence, parseCron, previousOccurrence } from '../../src/core/cron-expr.js';
+import { cronMatches, nextOccurrence, parseCron, previousOccurrence } from '../../src/util/cron-expr.js';
 import { ConfigError } from '../../src/errors.js';
 
 const at = (s: string): Date => new Date(s);

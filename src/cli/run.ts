@@ -1,0 +1,118 @@
+// upgradectl's verbs: the device's command line (status, prepare, daemon, ...) and the publisher's (keygen, sign, publish).
+import { parseArgs, splitCommand, flagString, requireFlag, type FlagKind, type ParsedArgs } from './args.js';
+import { USAGE, VERBS, verbHelp } from './verbs.js';
+import { outcomeExit } from './outcome.js';
+import { readConfig, withDevice, type WiringOptions } from '../wiring.js';
+import { UpgradeError, UsageError, asUpgradeError, errorClass } from '../errors.js';
+import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
+import { callDaemon, daemonRunning } from '../daemon/control.js';
+
+/** Exit codes (documented in the README). */
+export const EXIT = { ok: 0, error: 1, usage: 2, deferred: 3 } as const;
+
+function print(s: string): void {
+  if (s) process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+async function run(argv: string[], wiring: WiringOptions): Promise<number> {
+  const { command, rest } = splitCommand(argv);
+  if (command === undefined || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !Object.hasOwn(VERBS, topic)) throw new UsageError('E_USAGE', `unknown command ${topic}\n${USAGE}`);
+    print(topic === undefined ? USAGE : verbHelp(topic));
+    return command === 'help' || rest.includes('--help') ? EXIT.ok : EXIT.usage;
+  }
+  const verb = Object.hasOwn(VERBS, command) ? VERBS[command] : undefined;
+  if (!verb) throw new UsageError('E_USAGE', `unknown command ${command}\n${USAGE}`);
+  const spec: Record<string, FlagKind> = Object.fromEntries(Object.entries(verb.flags).map(([n, f]) => [n, f.kind]));
+  if (verb.json) spec['json'] = 'bool';
+  const args: ParsedArgs = parseArgs(rest, spec, command);
+  if (args.flags['help'] === true) {
+    print(verbHelp(command));
+    return EXIT.ok;
+  }
+  const json = args.flags['json'] === true;
+  const cfgPath = flagString(args, 'config');
+  switch (command) {
+    case 'status':
+      print(await statusCommand(readConfig(cfgPath), json));
+      return EXIT.ok;
+    case 'history':
+      print(historyCommand(readConfig(cfgPath), json));
+      return EXIT.ok;
+    case 'images':
+      print(imagesCommand(readConfig(cfgPath), json));
+      return EXIT.ok;
+    case 'check-in':
+    case 'prepare':
+      return deviceAction(command, args, cfgPath, json, wiring);
+    case 'daemon': {
+      const { runDaemon } = await import('./commands/daemon.js');
+      return runDaemon(readConfig(cfgPath), wiring);
+    }
+    case 'cleanup': {
+      const { cleanupCommand } = await import('./commands/cleanup.js');
+      print(await withDevice(readConfig(cfgPath), { lock: 'none' }, (device) => cleanupCommand(device, args.flags['dry-run'] === true, json), wiring));
+      return EXIT.ok;
+    }
+    case 'apply':
+    case 'confirm':
+    case 'rollback':
+    case 'grub-cfg': {
+      const { switchCommand } = await import('./commands/switch.js');
+      print(await switchCommand(command, readConfig(cfgPath), args.flags['now'] === true, wiring));
+      return EXIT.ok;
+    }
+    case 'keygen':
+    case 'sign':
+    case 'publish': {
+      const { publisherCommand } = await import('./commands/publisher.js');
+      print(await publisherCommand(command, args));
+      return EXIT.ok;
+    }
+  }
+  throw new UsageError('E_USAGE', `unknown command ${command}`);
+}
+
+/** check-in / prepare: handed to the daemon when it runs (one runner at a time), else run in this process. */
+async function deviceAction(
+  command: 'check-in' | 'prepare', args: ParsedArgs, cfgPath: string | undefined, json: boolean, wiring: WiringOptions,
+): Promise<number> {
+  const config = readConfig(cfgPath);
+  const manifestUrl = command === 'prepare' ? requireFlag(args, 'manifest') : undefined;
+  const allowDowngrade = args.flags['allow-downgrade'] === true;
+  let result: unknown;
+  if (await daemonRunning(config.paths.socket)) {
+    result = await callDaemon(config.paths.socket, 'POST', command === 'prepare' ? '/prepare' : '/check-in', { manifestUrl, allowDowngrade });
+  } else {
+    const { runLocally } = await import('./commands/local.js');
+    result = await runLocally(config, command, manifestUrl, allowDowngrade, wiring);
+  }
+  const { statusCommand: status } = await import('./commands/status.js');
+  print(json ? JSON.stringify(result, null, 2) : await status(config, false));
+  const { exit, line } = outcomeExit(result);
+  if (line) process.stderr.write(`${line}\n`);
+  return exit;
+}
+
+/** The exit code of an error that ended the command: ERROR_CODES' `exit` class, else 1. */
+function exitCodeFor(err: UpgradeError): number {
+  // 'deferred' is "come back later" that outlasted a foreground wait (a manifest still being built): not failed.
+  const exit = errorClass(err.code).exit;
+  return exit === undefined ? EXIT.error : EXIT[exit];
+}
+
+/** Runs one command line and sets the exit code; `wiring` is the sandbox entry point's (src/sandbox/upgradectl.ts). */
+export function runCli(argv: string[], wiring: WiringOptions = {}): Promise<void> {
+  return run(argv, wiring).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (raw: unknown) => {
+      const err = asUpgradeError(raw);
+      process.stderr.write(`upgradectl: ${err.code}: ${err.message}\n`);
+      if (err.code === 'E_INTERNAL' && raw instanceof Error && raw.stack) process.stderr.write(`${raw.stack}\n`);
+      process.exitCode = exitCodeFor(err);
+    },
+  );
+}
