@@ -83,6 +83,7 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
       deadlineSec: config.download.deadlineSec,
       headersTimeoutSec: config.download.headersTimeoutSec,
       maxRedirects: config.http.maxRedirects,
+      maxBytesPerSec: config.download.maxBytesPerSec,
     },
     checkpointBytes: config.download.chunkFsyncBytes,
     now,
