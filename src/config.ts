@@ -69,6 +69,7 @@ export interface Config {
     maxDelayHours: number;
     idle: { maxLoad: number; busyCommands: string[]; probeTimeoutSec: number; systemdInhibitors: boolean };
   };
+  metrics: { textfile: string | null };
   logLevel: string;
 }
 
@@ -172,6 +173,7 @@ export const SCHEMA = obj({
       systemdInhibitors: { t: 'bool', def: true },
     }),
   }),
+  metrics: obj({ textfile: { t: 'string', nullable: true } }),
   logLevel: str('info', { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
 });
 

@@ -18,6 +18,7 @@ import { FileGrubPort } from './adapters/grub-port.js';
 import { LoopImageStager } from './adapters/image-stager.js';
 import { runHealthChecks } from './steps/health.js';
 import { renderGrubCfg } from './core/switch-grub.js';
+import { attachMetricsTextfile } from './metrics/textfile.js';
 
 export interface Agent extends RunnerDeps {
   close(): void;
@@ -39,9 +40,11 @@ export function wireAgent(config: Config, opts: { log?: Logger; now?: () => numb
     connectTimeoutMs: config.http.connectTimeoutSec * 1000,
   });
   const zfs = new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log });
+  const store = new Store(db, now, { journalMaxRows: config.state.journalMaxRows, journalMaxAgeDays: config.state.journalMaxAgeDays });
+  attachMetricsTextfile(store, config, log);
   return {
     config,
-    store: new Store(db, now, { journalMaxRows: config.state.journalMaxRows, journalMaxAgeDays: config.state.journalMaxAgeDays }),
+    store,
     zfs,
     dispatcher,
     log,
