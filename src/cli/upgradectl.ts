@@ -7,6 +7,8 @@ import { readConfig, wireAgent } from '../wiring.js';
 import { UpgradeError, UsageError, asUpgradeError, errorClass } from '../errors.js';
 import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
 import { callDaemon, daemonRunning } from '../daemon/control.js';
+import { ttyProgress } from './tty-progress.js';
+import { withSchema } from './status-view.js';
 
 /** Exit codes (documented in the README). */
 export const EXIT = { ok: 0, error: 1, usage: 2, deferred: 3 } as const;
@@ -56,7 +58,7 @@ async function run(argv: string[]): Promise<number> {
       const config = readConfig(cfgPath);
       const agent = wireAgent(config);
       try {
-        print(await cleanupCommand(agent, args.flags['dry-run'] === true, json));
+        print(await cleanupCommand(agent, args.flags['dry-run'] === true, json, ttyProgress(process.stderr)));
       } finally {
         agent.close();
       }
@@ -91,10 +93,10 @@ async function deviceAction(command: 'check-in' | 'prepare', args: ParsedArgs, c
     result = await callDaemon(config.paths.socket, 'POST', command === 'prepare' ? '/prepare' : '/check-in', { manifestUrl, allowDowngrade });
   } else {
     const { runLocally } = await import('./commands/local.js');
-    result = await runLocally(config, command, manifestUrl, allowDowngrade);
+    result = await runLocally(config, command, manifestUrl, allowDowngrade, ttyProgress(process.stderr));
   }
   const { statusCommand: status } = await import('./commands/status.js');
-  print(json ? JSON.stringify(result, null, 2) : await status(config, false));
+  print(json ? JSON.stringify(withSchema(result), null, 2) : await status(config, false));
   const { exit, line } = outcomeExit(result);
   if (line) process.stderr.write(`${line}\n`);
   return exit;

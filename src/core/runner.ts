@@ -8,6 +8,7 @@ import { asUpgradeError, DownloadError, RetryLaterError, StateError, TRANSIENT_C
 import { loopBreakerTripped, resumeAction, STEPS, type StepName } from './phases.js';
 import { runDownload, runExport, runImport, type StepContext } from './steps.js';
 import { backoffMs, onDeferral, retryPolicyOf } from './retry-policy.js';
+import type { ProgressSink } from '../util/progress.js';
 
 export interface RunnerDeps {
   config: Config;
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   now: () => number;
   /** In [0, 1): the jitter of retry delays (injected so the policy's tests and the soak are repeatable). */
   random: () => number;
+  /** Where the download reports its bytes (the CLI's TTY line); none in the daemon. */
+  progress?: ProgressSink;
 }
 
 export type RunOutcome =

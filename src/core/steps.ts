@@ -76,6 +76,7 @@ export async function runDownload(ctx: StepContext, d0: Deployment): Promise<voi
       store.update(d.id, { downloadUrl: p.url, downloadValidator: p.validator, downloadedBytes: p.bytes });
       log.info({ id: d.id, version: d.version, bytes: p.bytes, size: stream.size }, 'download progress');
     },
+    onBytes: ctx.progress && ((done, total) => ctx.progress?.bytes(done, total)),
     dispatcher,
     limits: {
       minBytesPerSec: config.download.minBytesPerSec,

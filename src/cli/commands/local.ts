@@ -6,10 +6,15 @@ import { checkInCycle } from '../../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../../core/prepare.js';
 import { resumeAction } from '../../core/phases.js';
 import { acquireRunnerLock } from '../../daemon/lock.js';
+import type { TtyProgress } from '../tty-progress.js';
 
-export async function runLocally(config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean): Promise<unknown> {
+/** `progress`: the TTY line (phases from the store, the download's bytes), or null when stderr is not a terminal. */
+export async function runLocally(
+  config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean, progress: TtyProgress | null = null,
+): Promise<unknown> {
   const release = acquireRunnerLock(config.paths.stateDir);
-  const agent = wireAgent(config);
+  const agent = { ...wireAgent(config), ...(progress ? { progress } : {}) };
+  const unfollow = progress?.follow(agent.store);
   try {
     const recovered = new Runner(agent).recover();
     // Interrupted work is finished before anything new is taken on.
@@ -17,6 +22,8 @@ export async function runLocally(config: Config, command: 'check-in' | 'prepare'
     if (command === 'prepare') return await prepare(agent, manifestUrl as string, { allowDowngrade, waitRetryLater: true });
     return await checkInCycle(agent, { waitRetryLater: true });
   } finally {
+    unfollow?.();
+    progress?.end();
     agent.close();
     release();
   }

@@ -8,6 +8,7 @@ import { readCommittedVersion } from '../../core/device-facts.js';
 import { acquireRunnerLock, waitForRunnerLock } from '../../daemon/lock.js';
 import { UpgradeError } from '../../errors.js';
 import { callDaemon, daemonRunning } from '../../daemon/control.js';
+import { ttyProgress } from '../tty-progress.js';
 
 /** How long `confirm` waits for another runner (the daemon's own start-up reconciliation) before failing. */
 const CONFIRM_LOCK_WAIT_MS = 15 * 60_000;
@@ -16,11 +17,16 @@ async function withSwitch<T>(
   config: Config, fn: (deps: ReturnType<typeof wireSwitch>) => Promise<T>, release: () => void = acquireRunnerLock(config.paths.stateDir),
 ): Promise<T> {
   const agent = wireAgent(config);
+  // The phases and events of the switch on a terminal's stderr (nothing when piped, or under systemd at boot).
+  const progress = ttyProgress(process.stderr);
+  const unfollow = progress?.follow(agent.store);
   // The sandbox "reboot" ends the process: release the lock and close the database first, as a real shutdown would.
-  const deps = wireSwitch(agent, { powerOff: () => { agent.close(); release(); process.exit(0); } });
+  const deps = wireSwitch(agent, { powerOff: () => { progress?.end(); agent.close(); release(); process.exit(0); } });
   try {
     return await fn(deps);
   } finally {
+    unfollow?.();
+    progress?.end();
     agent.close();
     release();
   }
