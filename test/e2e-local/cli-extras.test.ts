@@ -76,12 +76,22 @@ describe('upgradectl --json, piped', () => {
   });
 });
 
+/** Runs upgradectl on a pseudo-terminal (script(1)): stdout and stderr are terminals there, and both land in stdout. */
+async function onPty(args: string[]): Promise<{ exitCode: number; stdout: string }> {
+  const cmd = ['node', CLI, ...args, '--config', dev.configPath].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const r = await execa('script', ['-qec', cmd, '/dev/null'], { reject: false });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout };
+}
+
 describe('upgradectl on a terminal', () => {
+  it('cleanup shows its phase', async () => {
+    const r = await onPty(['cleanup', '--dry-run']);
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(r.stdout).toContain('\rcleanup: planning (dry run)\x1b[K');
+  });
+
   it('prepare draws the progress line (phases, bytes, rate, ETA) on a pseudo-terminal', async () => {
-    const cmd = ['node', CLI, 'prepare', '--manifest', `${fleet.server.url}/manifests/3.json`, '--config', dev.configPath]
-      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    // script(1) runs it on a pty: stdout and stderr are terminals there
-    const r = await execa('script', ['-qec', cmd, '/dev/null'], { reject: false });
+    const r = await onPty(['prepare', '--manifest', `${fleet.server.url}/manifests/3.json`]);
     expect(r.exitCode, r.stdout).toBe(0);
     expect(r.stdout).toContain('\rdownloading');
     expect(r.stdout).toMatch(/\rdownloading [\d.]+ [KMG]?i?B \/ [\d.]+ [KMG]?i?B {2}\d+% {2}.+\/s {2}ETA /);
@@ -89,5 +99,12 @@ describe('upgradectl on a terminal', () => {
     expect(r.stdout).toContain('\rexporting');
     expect(phaseOf(metrics())).toEqual(['ready']);
     expect(metrics().get('upgrade_agent_target_version')?.samples[0]?.value).toBe(3);
+  });
+
+  it('apply --now shows the switch\'s phases up to the (sandbox) reboot', async () => {
+    const r = await onPty(['apply', '--now']);
+    expect(r.exitCode, r.stdout).toBe(0);
+    for (const phase of ['migrating', 'staged', 'rebooting']) expect(r.stdout).toContain(`\r${phase}`);
+    expect(phaseOf(metrics())).toEqual(['rebooting']);
   });
 });
