@@ -6,6 +6,7 @@ export const LAYERS = [
   ['cli'],
   ['daemon'],
   ['wiring.ts'],
+  ['metrics'],
   ['core'],
   ['steps'],
   ['trust', 'adapters', 'boot'],

@@ -11,6 +11,14 @@ import { benchImport, type ImportRow } from './import-case.js';
 import { renderText, writeJson, type BenchResults } from './report.js';
 import { buildFixture } from './setup.js';
 import { benchSwitch, renderSwitch } from './switch-case.js';
+import { benchDownload, renderDownload } from './download-case.js';
+
+/** The bandwidth cap alone (BENCH_ONLY=download); also run at the end of the full bench. */
+async function downloadOnly(): Promise<void> {
+  const rows = await benchDownload();
+  process.stdout.write(`download (${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}):\n${renderDownload(rows)}\n`);
+  writeFileSync(RESULTS.replace('bench-results.json', 'bench-download.json'), JSON.stringify(rows, null, 2));
+}
 
 /** The switch window alone (BENCH_ONLY=switch); also run at the end of the full bench. */
 async function switchOnly(): Promise<void> {
@@ -57,6 +65,7 @@ async function cleanup(pools: TestPool[], workDir: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (process.env['BENCH_ONLY'] === 'switch') return switchOnly();
+  if (process.env['BENCH_ONLY'] === 'download') return downloadOnly();
   const t0 = performance.now();
   const cfg = config();
   const startedAt = new Date().toISOString();
@@ -101,6 +110,7 @@ async function main(): Promise<void> {
   }
   progressSwitch();
   await switchOnly();
+  await downloadOnly();
 }
 
 function progressSwitch(): void {

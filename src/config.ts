@@ -42,6 +42,7 @@ export interface Config {
     headersTimeoutSec: number;
     retryLaterMaxSec: number;
     chunkFsyncBytes: number;
+    maxBytesPerSec: number;
   };
   http: { connectTimeoutSec: number; requestDeadlineSec: number; minBytesPerSec: number; slowWindowSec: number; maxRedirects: number };
   retry: { minDelaySec: number; maxDelaySec: number; jitterPct: number; maxDeferrals: number };
@@ -71,6 +72,7 @@ export interface Config {
     maxDelayHours: number;
     idle: { maxLoad: number; busyCommands: string[]; probeTimeoutSec: number; systemdInhibitors: boolean };
   };
+  metrics: { textfile: string | null };
   logLevel: string;
 }
 
@@ -117,6 +119,7 @@ export const SCHEMA = obj({
     headersTimeoutSec: int(60, 1),
     retryLaterMaxSec: int(3600, 1),
     chunkFsyncBytes: int(8 << 20, 1 << 16),
+    maxBytesPerSec: int(0, 0),
   }),
   http: obj({
     connectTimeoutSec: int(30, 1, 600),
@@ -173,6 +176,7 @@ export const SCHEMA = obj({
       systemdInhibitors: { t: 'bool', def: true },
     }),
   }),
+  metrics: obj({ textfile: { t: 'string', nullable: true } }),
   logLevel: str('info', { oneOf: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
 });
 
@@ -187,6 +191,9 @@ export function parseConfig(raw: unknown): Config {
   if (cfg.trust.keys.length < cfg.trust.threshold && cfg.trust.keys.length > 0) {
     fail('trust.threshold', `needs ${cfg.trust.threshold} keys but only ${cfg.trust.keys.length} are configured`);
   }
+  const { maxBytesPerSec: cap, minBytesPerSec: floor } = cfg.download;
+  // A cap near the drip guard's floor would make the guard drop every mirror of a healthy network.
+  if (cap > 0 && cap < 2 * floor) fail('download.maxBytesPerSec', `must be 0 (no cap) or at least twice download.minBytesPerSec (${2 * floor})`);
   if (cfg.retry.minDelaySec > cfg.retry.maxDelaySec) fail('retry.minDelaySec', `must not exceed retry.maxDelaySec (${cfg.retry.maxDelaySec})`);
   parseCron(cfg.window.cron);
   return cfg;

@@ -20,6 +20,8 @@ import { LoopImageStager } from './steps/image-stager.js';
 import { runHealthChecks } from './steps/health.js';
 import { readMounts } from './util/proc-mounts.js';
 import { statfsSpace } from './adapters/space.js';
+import { attachMetricsTextfile } from './metrics/textfile.js';
+import type { ProgressDisplay } from './util/progress.js';
 import type { StateError } from './errors.js';
 
 /** What a caller may choose; everything else comes from the config. */
@@ -59,11 +61,13 @@ export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: (
   });
   const b = config.boot;
   const probes = idleProbesFrom(config.window.idle);
+  const boot = new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile);
+  attachMetricsTextfile(store, config, log, boot);
   const device: Device = {
     config, store, log, now, dispatcher,
     random: opts.random ?? Math.random,
     zfs: new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log }),
-    boot: new KernelBootInfo(b.cmdlineFile, b.imageParam, b.bootIdFile),
+    boot,
     space: statfsSpace,
     rebooter: opts.rebooter ? opts.rebooter({ config, log, powerOff }) : new SystemdRebooter(),
     grub: new FileGrubPort({
@@ -102,6 +106,8 @@ export interface DeviceUse<T> {
   lock: 'take' | 'none' | { timeoutMs: number; whileWaiting?: () => Promise<T | null>; onWait?: (err: StateError) => void };
   /** Thaw the filesystem of Grub's files first (the daemon and the boot-time confirm: a killed flush may have left it frozen). */
   thaw?: boolean;
+  /** The CLI's TTY line (null when stderr is not a terminal): it follows the store and gets the download's bytes. */
+  progress?: ProgressDisplay | null;
 }
 
 /**
@@ -117,17 +123,24 @@ export async function withDevice<T>(config: Config, use: DeviceUse<T>, fn: (devi
     if ('other' in got) return got.other;
     release = got.release;
   }
+  const progress = use.progress ?? null;
   let wired: WiredDevice | null = null;
-  try {
-    wired = wireDevice(config, opts, () => {
-      wired?.close();
-      release();
-      process.exit(0);
-    });
-    return await fn(wired.device);
-  } finally {
+  let unfollow = (): void => undefined;
+  const done = (): void => {
+    unfollow();
+    progress?.end();
     wired?.close();
     release();
+  };
+  try {
+    wired = wireDevice(config, opts, () => {
+      done();
+      process.exit(0);
+    });
+    if (progress) unfollow = progress.follow(wired.device.store);
+    return await fn(progress ? { ...wired.device, progress } : wired.device);
+  } finally {
+    done();
   }
 }
 

@@ -68,6 +68,14 @@ describe('parseConfig', () => {
     expect(codeOf(() => parseConfig({ ...minimal, state: { journalMaxAgeDays: 1.5 } }))).toBe('E_CONFIG_INVALID');
   });
 
+  it('download.maxBytesPerSec: 0 (no cap) by default; when set, at least twice the drip guard floor', () => {
+    expect(parseConfig(minimal).download.maxBytesPerSec).toBe(0);
+    expect(parseConfig({ ...minimal, download: { maxBytesPerSec: 2048 } }).download.maxBytesPerSec).toBe(2048);
+    expect(parseConfig({ ...minimal, download: { maxBytesPerSec: 100, minBytesPerSec: 0 } }).download.maxBytesPerSec).toBe(100);
+    expect(codeOf(() => parseConfig({ ...minimal, download: { maxBytesPerSec: 2047 } }))).toBe('E_CONFIG_INVALID');
+    expect(codeOf(() => parseConfig({ ...minimal, download: { maxBytesPerSec: -1 } }))).toBe('E_CONFIG_INVALID');
+  });
+
   it('refuses a threshold larger than the configured key count', () => {
     const keys = [{ keyid: 'a', publicKey: 'b' }];
     expect(codeOf(() => parseConfig({ ...minimal, trust: { keys, threshold: 2 } }))).toBe('E_CONFIG_INVALID');

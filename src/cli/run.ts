@@ -6,6 +6,8 @@ import { readConfig, withDevice, type WiringOptions } from '../wiring.js';
 import { UpgradeError, UsageError, asUpgradeError, errorClass } from '../errors.js';
 import { statusCommand, historyCommand, imagesCommand } from './commands/status.js';
 import { callDaemon, daemonRunning } from '../daemon/control.js';
+import { ttyProgress } from './tty-progress.js';
+import { withSchema } from './status-view.js';
 
 /** Exit codes (documented in the README). */
 export const EXIT = { ok: 0, error: 1, usage: 2, deferred: 3 } as const;
@@ -52,7 +54,7 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
     }
     case 'cleanup': {
       const { cleanupCommand } = await import('./commands/cleanup.js');
-      print(await withDevice(readConfig(cfgPath), { lock: 'none' }, (device) => cleanupCommand(device, args.flags['dry-run'] === true, json), wiring));
+      print(await withDevice(readConfig(cfgPath), { lock: 'none', progress: ttyProgress(process.stderr) }, (device) => cleanupCommand(device, args.flags['dry-run'] === true, json), wiring));
       return EXIT.ok;
     }
     case 'apply':
@@ -86,10 +88,10 @@ async function deviceAction(
     result = await callDaemon(config.paths.socket, 'POST', command === 'prepare' ? '/prepare' : '/check-in', { manifestUrl, allowDowngrade });
   } else {
     const { runLocally } = await import('./commands/local.js');
-    result = await runLocally(config, command, manifestUrl, allowDowngrade, wiring);
+    result = await runLocally(config, command, manifestUrl, allowDowngrade, ttyProgress(process.stderr), wiring);
   }
   const { statusCommand: status } = await import('./commands/status.js');
-  print(json ? JSON.stringify(result, null, 2) : await status(config, false));
+  print(json ? JSON.stringify(withSchema(result), null, 2) : await status(config, false));
   const { exit, line } = outcomeExit(result);
   if (line) process.stderr.write(`${line}\n`);
   return exit;

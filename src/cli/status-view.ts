@@ -28,6 +28,11 @@ export interface StatusView {
   daemon: { running: boolean };
 }
 
+/** Every `--json` document carries `schema` (an answer relayed from the daemon included). */
+export function withSchema(body: unknown): object {
+  return { schema: STATUS_SCHEMA, ...(body !== null && typeof body === 'object' && !Array.isArray(body) ? body : { result: body }) };
+}
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function deploymentView(d: Deployment): NonNullable<StatusView['deployment']> {

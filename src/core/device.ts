@@ -11,6 +11,7 @@ import type { GrubPort } from '../boot/grub-port.js';
 import type { ImageStager } from '../steps/image-stager.js';
 import type { HealthReport } from '../steps/health.js';
 import type { SwitchCrashPoint } from './switch-policy.js';
+import type { ProgressSink } from '../util/progress.js';
 
 /**
  * Everything a deployment's walk touches, from the check-in to the commit. Tests build it from fakes
@@ -41,4 +42,6 @@ export interface Device {
   idle: { check(): Promise<IdleVerdict> };
   /** Named step boundaries (SWITCH_STEPS); the crash tests end the process at each one (a no-op otherwise). */
   crashPoint?: (name: SwitchCrashPoint) => void;
+  /** Where the download reports its bytes (the CLI's TTY line); none in the daemon. */
+  progress?: ProgressSink;
 }

@@ -73,6 +73,7 @@ export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
       store.update(d.id, { downloadUrl: p.url, downloadValidator: p.validator, downloadedBytes: p.bytes });
       log.info({ id: d.id, version: d.version, bytes: p.bytes, size: stream.size }, 'download progress');
     },
+    onBytes: ctx.progress && ((done, total) => ctx.progress?.bytes(done, total)),
     dispatcher,
     limits: {
       minBytesPerSec: config.download.minBytesPerSec,
@@ -80,6 +81,7 @@ export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
       deadlineSec: config.download.deadlineSec,
       headersTimeoutSec: config.download.headersTimeoutSec,
       maxRedirects: config.http.maxRedirects,
+      maxBytesPerSec: config.download.maxBytesPerSec,
     },
     checkpointBytes: config.download.chunkFsyncBytes,
     now,

@@ -104,6 +104,12 @@ export class Journal {
     return row?.at ?? null;
   }
 
+  /** The newest kept row of `event`'s time (read backwards along the id key: frequent events are found at once). */
+  lastAt(event: string): number | null {
+    const row = this.db.prepare('SELECT at FROM journal WHERE event = ? ORDER BY id DESC LIMIT 1').get(event) as { at: number } | undefined;
+    return row?.at ?? null;
+  }
+
   history(limit = 200, deploymentId?: number): JournalEntry[] {
     const rows = (deploymentId === undefined
       ? this.db.prepare('SELECT * FROM journal ORDER BY id DESC LIMIT ?').all(limit)

@@ -6,9 +6,11 @@ import { Journal, type JournalEntry, type JournalPruned, type JournalRetention }
 import type { JournalEvent } from './journal-events.js';
 import { META_KEYS } from './meta-keys.js';
 import type { FileIdentity } from '../util/file-identity.js';
+import { StoreListeners, type StoreListener } from './store-events.js';
 
 export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
 export type { JournalEvent } from './journal-events.js';
+export type { StoreChange, StoreListener } from './store-events.js';
 
 export interface Deployment {
   id: number;
@@ -80,6 +82,7 @@ const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL].map((p) => `'${p}'`).join(',
 
 export class Store {
   private readonly journalTable: Journal;
+  private readonly listeners = new StoreListeners();
 
   constructor(
     private readonly db: Db,
@@ -102,7 +105,13 @@ export class Store {
       this.appendJournal(newId, 'created', null, 'pending', { version: d.version, label: d.label });
       return newId;
     })();
+    this.listeners.emit({ kind: 'created', id });
     return this.get(id);
+  }
+
+  /** `fn` is called after every committed write (create, transition, update, journal, committed version); returns the unsubscribe. */
+  subscribe(fn: StoreListener): () => void {
+    return this.listeners.add(fn);
   }
 
   get(id: number): Deployment {
@@ -139,7 +148,7 @@ export class Store {
   transition(
     id: number, to: Phase, patch: DeploymentPatch = {}, event: JournalEvent = 'phase', data: unknown = undefined, meta: TransitionMeta = {},
   ): Deployment {
-    this.db.transaction(() => {
+    const from = this.db.transaction(() => {
       const cur = this.get(id);
       if (!canTransition(cur.phase, to)) {
         throw new StateError('E_STATE_TRANSITION', `deployment ${id}: ${cur.phase} -> ${to} is not allowed`, {
@@ -147,15 +156,18 @@ export class Store {
         });
       }
       this.applyPatch(id, { ...patch }, to);
-      if (meta.committedVersion !== undefined) this.recordCommittedVersion(meta.committedVersion);
+      if (meta.committedVersion !== undefined) this.setMeta(META_KEYS.committedVersion, String(meta.committedVersion));
       this.appendJournal(id, event, cur.phase, to, data ?? (patch.reasonCode ? { code: patch.reasonCode, reason: patch.reason } : null));
+      return cur.phase;
     })();
+    this.listeners.emit({ kind: 'phase', id, from, to, event });
     return this.get(id);
   }
 
   /** Updates columns without changing the phase (download progress, resume counters). */
   update(id: number, patch: DeploymentPatch): Deployment {
     this.applyPatch(id, patch, null);
+    this.listeners.emit({ kind: 'update', id });
     return this.get(id);
   }
 
@@ -176,6 +188,12 @@ export class Store {
 
   journal(event: JournalEvent, deploymentId: number | null, data: unknown = null): void {
     this.appendJournal(deploymentId, event, null, null, data);
+    this.listeners.emit({ kind: 'journal', id: deploymentId, event });
+  }
+
+  /** The time of the newest journal row of `event` still kept (the last check-in, say), or null. */
+  lastEventAt(event: JournalEvent): number | null {
+    return this.journalTable.lastAt(event);
   }
 
   /** Journals and prunes in one transaction (a savepoint inside `create`'s and `transition`'s). */
@@ -220,6 +238,7 @@ export class Store {
 
   recordCommittedVersion(version: number): void {
     this.setMeta(META_KEYS.committedVersion, String(version));
+    this.listeners.emit({ kind: 'committed-version', version });
   }
 
   /** The identity of image `version`'s file when its export verified it, or null. */

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { deletePartial, PartialFile } from './prefetch-file.js';
 import { startWatchdog, ThroughputWindow } from '../adapters/http-guard.js';
 import { interpret, StaleResume, tooLarge, truncated } from './prefetch-range.js';
+import { TokenBucket } from './rate-limit.js';
 
 export interface DownloadProgress {
   url: string;
@@ -23,6 +24,8 @@ export interface DownloadLimits {
   headersTimeoutSec: number;
   /** Redirects followed per request, by the rules of requestFollowing (same scheme only). */
   maxRedirects: number;
+  /** Bandwidth cap (download.maxBytesPerSec); 0 or absent: none. One bucket per call, shared by its mirrors and retries. */
+  maxBytesPerSec?: number;
 }
 
 export interface DownloadOptions {
@@ -37,6 +40,8 @@ export interface DownloadOptions {
   /** What onProgress last reported, persisted by the caller across runs and reboots. */
   saved: { url?: string; validator?: string } | null;
   onProgress(state: DownloadProgress): void;
+  /** Every chunk written (bytes on disk so far, not yet fsynced): for a progress display, never persisted. */
+  onBytes?: (bytes: number, size: number) => void;
   dispatcher: Dispatcher;
   limits: DownloadLimits;
   /** fsync + onProgress at most this often (config download.chunkFsyncBytes). Default 8 MiB. */
@@ -61,6 +66,7 @@ interface Ctx extends DownloadOptions {
   now: () => number;
   deadlineAt: number;
   checkpointBytes: number;
+  bucket: TokenBucket;
 }
 
 /**
@@ -71,7 +77,10 @@ interface Ctx extends DownloadOptions {
  */
 export async function downloadStream(opts: DownloadOptions): Promise<DownloadResult> {
   const now = opts.now ?? Date.now;
-  const ctx: Ctx = { ...opts, now, deadlineAt: now() + opts.limits.deadlineSec * 1000, checkpointBytes: opts.checkpointBytes ?? 8 << 20 };
+  const ctx: Ctx = {
+    ...opts, now, deadlineAt: now() + opts.limits.deadlineSec * 1000, checkpointBytes: opts.checkpointBytes ?? 8 << 20,
+    bucket: new TokenBucket({ bytesPerSec: opts.limits.maxBytesPerSec ?? 0, now }),
+  };
   const urls = opts.urls.map((u) => new URL(u, opts.baseUrl).toString());
   if (opts.saved?.url && urls.includes(opts.saved.url)) urls.sort((a, b) => Number(b === opts.saved?.url) - Number(a === opts.saved?.url));
   const errors: { url: string; code: ErrorCode; message: string }[] = [];
@@ -174,6 +183,7 @@ async function transfer(ctx: Ctx, file: PartialFile, url: string, validator: str
     ctx.log.info({ url, status: res.statusCode, from: plan.offset, size }, plan.offset > 0 ? 'resuming download' : 'downloading');
     const progress = (bytes: number): void => ctx.onProgress({ url, validator: plan.validator, bytes });
     progress(plan.offset);
+    ctx.onBytes?.(plan.offset, size);
     window.start();
 
     let offset = plan.offset;
@@ -186,6 +196,8 @@ async function transfer(ctx: Ctx, file: PartialFile, url: string, validator: str
         hash.update(chunk);
         offset += chunk.length;
         window.add(chunk.length);
+        ctx.onBytes?.(offset, size);
+        await ctx.bucket.take(chunk.length, ac.signal);
         if (offset - lastCheckpoint >= ctx.checkpointBytes) {
           await file.sync();
           lastCheckpoint = offset;

@@ -75,4 +75,28 @@ describe('Store', () => {
     db.prepare("INSERT INTO meta (key, value) VALUES ('journal_pruned', ?)").run(JSON.stringify({ rows: 7, throughId: 7, throughAt: 9 }));
     expect(store.journalPruned()).toEqual({ rows: 7, throughId: 7, throughAt: 9 });
   });
+
+  it('tells subscribers after each committed write, not after a refused one; a throwing subscriber fails nothing', () => {
+    const { store } = fresh();
+    const seen: string[] = [];
+    store.subscribe(() => {
+      throw new Error('observer broke');
+    });
+    const stop = store.subscribe((c) => {
+      // the change is already visible to a reader when the subscriber hears of it
+      if (c.kind === 'phase') expect(store.get(c.id).phase).toBe(c.to);
+      seen.push(c.kind === 'phase' ? `phase:${c.from}->${c.to}` : c.kind === 'journal' ? `journal:${c.event}` : c.kind);
+    });
+    const d = store.create(newDep);
+    store.transition(d.id, 'downloading');
+    expect(() => store.transition(d.id, 'ready')).toThrow(StateError);
+    store.update(d.id, { downloadedBytes: 10 });
+    store.journal('checked-in', null);
+    store.recordCommittedVersion(1);
+    stop();
+    store.journal('checked-in', null);
+    expect(seen).toEqual(['created', 'phase:pending->downloading', 'update', 'journal:checked-in', 'committed-version']);
+    expect(store.lastEventAt('checked-in')).not.toBeNull();
+    expect(store.lastEventAt('cleanup')).toBeNull();
+  });
 });

@@ -5,11 +5,14 @@ import { Runner } from '../../core/runner.js';
 import { checkInCycle } from '../../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../../core/prepare.js';
 import { resumeAction } from '../../core/phases.js';
+import type { TtyProgress } from '../tty-progress.js';
 
+/** `progress`: the TTY line (phases from the store, the download's bytes), or null when stderr is not a terminal. */
 export async function runLocally(
-  config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean, wiring: WiringOptions = {},
+  config: Config, command: 'check-in' | 'prepare', manifestUrl: string | undefined, allowDowngrade: boolean,
+  progress: TtyProgress | null = null, wiring: WiringOptions = {},
 ): Promise<unknown> {
-  return withDevice(config, { lock: 'take' }, async (device) => {
+  return withDevice(config, { lock: 'take', progress }, async (device) => {
     const recovered = new Runner(device).recover();
     // Interrupted work is finished before anything new is taken on.
     if (recovered && resumeAction(recovered.phase).kind === 'step') await advanceUntilSettled(device, recovered.id, { waitRetryLater: true });

@@ -4,7 +4,7 @@ import { openStateDbReadOnly } from '../../state/db.js';
 import { Store, type JournalEntry } from '../../state/store.js';
 import { readCommittedVersion } from '../../core/device-facts.js';
 import { KernelBootInfo } from '../../adapters/boot.js';
-import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, type PrunedNote, type StatusView } from '../status-view.js';
+import { deploymentView, historyView, renderHistory, renderStatus, STATUS_SCHEMA, withSchema, type PrunedNote, type StatusView } from '../status-view.js';
 import { daemonRunning } from '../../daemon/control.js';
 import { listImages } from '../../util/images-dir.js';
 import { readTrial } from '../../boot/grubenv.js';
@@ -64,6 +64,6 @@ export function historyCommand(config: Config, json: boolean): string {
 
 export function imagesCommand(config: Config, json: boolean): string {
   const images = listImages(config.paths.imagesDir);
-  if (json) return JSON.stringify({ schema: STATUS_SCHEMA, images }, null, 2);
+  if (json) return JSON.stringify(withSchema({ images }), null, 2);
   return images.map((i) => `${i.version}\t${i.size}\t${i.path}`).join('\n');
 }
