@@ -79,7 +79,7 @@ export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: (
     stager: new LoopImageStager({ mounter: new LoopMounter({ runtimeDir: config.migrate.runtimeDir }), fsck: new E2fsck(), migrate: config.migrate, log }),
     health: { check: () => runHealthChecks(config.health) },
     idle: { check: () => runIdleProbes(probes) },
-    ...crashHook(),
+    ...crashHook(log),
   };
   return {
     device,
@@ -90,13 +90,21 @@ export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: (
   };
 }
 
-/** Test hook for the subprocess crash tests: SIGKILL this process at one named step boundary of the switch. */
-function crashHook(): Pick<Device, 'crashPoint'> {
+/**
+ * Test hook for the crash tests: at one named step boundary of the switch (`UPGRADE_AGENT_CRASH_AT`), SIGKILL this
+ * process; with `UPGRADE_AGENT_CRASH_HOW=stop`, say so on the log and SIGSTOP instead, so that the real-boot suite
+ * can cut the power at exactly that point (nothing more is written while it looks).
+ */
+function crashHook(log: Logger): Pick<Device, 'crashPoint'> {
   const crashAt = process.env['UPGRADE_AGENT_CRASH_AT'];
   if (!crashAt) return {};
+  const stop = process.env['UPGRADE_AGENT_CRASH_HOW'] === 'stop';
   return {
     crashPoint: (name: SwitchCrashPoint): void => {
-      if (name === crashAt) process.kill(process.pid, 'SIGKILL');
+      if (name !== crashAt) return;
+      if (!stop) process.kill(process.pid, 'SIGKILL');
+      log.error({ crashPoint: name }, 'crash point reached: process stopped');
+      process.kill(process.pid, 'SIGSTOP');
     },
   };
 }

@@ -214,4 +214,36 @@ describe.sequential('real boots under QEMU', () => {
     expect(bootedImage(b)).toBe(committed);
     expect(lastStatus(b)).toMatchObject({ bootedVersion: committed, committedVersion: committed });
   });
+
+  it('7: a power cut after the trial moved the default, then a failing health check: back on 8, rolled_back', async (ctx) => {
+    const mine = trackBoots(ctx);
+    await dev.setTarget(9);
+    const a = await dev.boot('upgrade-to-9', { then: 'wait' });
+    mine.push(a);
+    expect(bootedImage(a)).toBe(8);
+    expect(a.end).toBe('exited');
+    expect((await dev.grubenv())?.get('next_entry')).toBe('img-9');
+    // The trial passes its checks and grub.cfg's default moves to 9; the power goes before the commit is recorded.
+    const cut = await dev.boot('trial-9-cut-after-default-moved', {
+      then: 'wait', agentEnv: { UPGRADE_AGENT_CRASH_AT: 'default-moved', UPGRADE_AGENT_CRASH_HOW: 'stop' },
+    }, { killWhen: onConsole('crash-point-stopped') });
+    mine.push(cut);
+    expect(cut.end).toBe('killed');
+    expect(bootedImage(cut)).toBe(9);
+    expect(await dev.grubCfg()).toMatch(/set default="img-9"/);
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+    // Grub boots 9 again, by its default. Now its health check fails: the default must go back to 8 before the reboot,
+    // or 9 boots for ever (the loop this scenario was written for).
+    const again = await dev.boot('trial-9-again-unhealthy', { then: 'wait', write: { '/etc/e2e/health-fails': 'fails after the power cut\n' } });
+    mine.push(again);
+    expect(bootedImage(again)).toBe(9);
+    expect(again.end).toBe('exited');
+    expect(await dev.grubCfg()).toMatch(/set default="img-8"/);
+    const b = await dev.boot('back-on-8', { then: 'settle', version: 9 });
+    mine.push(b);
+    expect(bootedImage(b)).toBe(8);
+    const s = lastStatus(b);
+    expect(s).toMatchObject({ bootedVersion: 8, committedVersion: 8, deployment: { version: 9, phase: 'rolled_back' } });
+    expect(s.deployment?.lastError?.code).toBe('E_HEALTH');
+  });
 });

@@ -80,6 +80,11 @@ export async function buildApplianceTree(opts: {
   for (const unit of ['e2e-fleet.service', 'e2e-pool.service', 'e2e-prepare.service', 'e2e-reporter.service']) {
     copyFileSync(join(guest, 'units', unit), at(`etc/systemd/system/${unit}`));
   }
+  // The e2e boots may give the agent an environment for one boot (a crash point): e2e-prepare writes it before they start.
+  for (const unit of ['upgrade-agent.service', 'upgrade-agent-confirm.service']) {
+    mkdirSync(at(`etc/systemd/system/${unit}.d`), { recursive: true });
+    writeFileSync(at(`etc/systemd/system/${unit}.d/e2e-env.conf`), '[Service]\nEnvironmentFile=-/run/e2e/agent.env\n');
+  }
   await sh('systemctl', ['--root', dir, 'enable', 'upgrade-agent.service', 'upgrade-agent-confirm.service',
     'e2e-fleet.service', 'e2e-pool.service', 'e2e-prepare.service', 'e2e-reporter.service']);
   // serial-getty on the console port hangs up the tty mid-output; nobody logs in here.

@@ -27,6 +27,8 @@ export interface Plan {
   write?: Record<string, string>;
   /** Bytes of fresh random data written to DATA_FILE before the agent starts (a migration that takes a while). */
   dataMiB?: number;
+  /** Environment of the agent's units for this boot only (e.g. UPGRADE_AGENT_CRASH_AT), through /run/e2e/agent.env. */
+  agentEnv?: Record<string, string>;
 }
 
 export interface NamedBoot extends BootResult {
@@ -57,6 +59,8 @@ export const CONSOLE_MARKS = {
   'migrate-planned': /"msg":"migrate: planned"/,
   'trial-armed': /"msg":"trial armed"/,
   'reboot-into-trial': /"msg":"rebooting into the trial"/,
+  // UPGRADE_AGENT_CRASH_HOW=stop: the agent stopped itself at its crash point (nothing more is written).
+  'crash-point-stopped': /"msg":"crash point reached: process stopped"/,
 } as const;
 export type ConsoleMark = keyof typeof CONSOLE_MARKS;
 
@@ -77,7 +81,7 @@ export async function makeVmDevice(projectDir: string, log: (s: string) => void)
   step('appliance tree');
   const nodeModules = await productionNodeModules(projectDir, work);
   const app = await buildApplianceTree({ rootTar, dir: join(work, 'tree'), projectDir, nodeModulesDir: nodeModules, key: signing.key });
-  step('publisher: image 1 and versions 2..8');
+  step('publisher: image 1 and versions 2..9');
   const publisher = await startPublisher(work, app.dir, IMAGE_MIB, signing);
   await buildVersions(publisher, app.dir, app.kernelVersion, work);
 
