@@ -1,82 +1,20 @@
 // Typed access to deployments, the append-only journal and the persisted trust floors; each write is one transaction.
 import type { Db } from './db.js';
 import { canTransition, TERMINAL, type Phase } from '../core/phases.js';
-import { StateError, type ErrorCode } from '../errors.js';
-import { Journal, type JournalEntry, type JournalPruned, type JournalRetention } from './journal.js';
+import { StateError } from '../errors.js';
+import { Journal, type JournalEntry, type JournalPruned } from './journal.js';
 import type { JournalEvent } from './journal-events.js';
 import { META_KEYS } from './meta-keys.js';
 import type { FileIdentity } from '../util/file-identity.js';
 import { StoreListeners, type StoreListener } from './store-events.js';
+import { toDeployment, type Deployment, type DeploymentPatch, type NewDeployment, type Row, type TransitionMeta, type StoreOptions } from './deployment.js';
 
 export type { JournalEntry, JournalPruned, JournalRetention } from './journal.js';
 export type { JournalEvent } from './journal-events.js';
 export type { StoreChange, StoreListener } from './store-events.js';
-
-export interface Deployment {
-  id: number;
-  version: number;
-  label: string;
-  manifestUrl: string | null;
-  envelope: Buffer;
-  payloadSha256: string;
-  phase: Phase;
-  reasonCode: string | null;
-  reason: string | null;
-  streamFrom: number | null;
-  streamSize: number | null;
-  streamSha256: string | null;
-  compression: string | null;
-  imageSize: number;
-  imageSha256: string;
-  downloadUrl: string | null;
-  downloadValidator: string | null;
-  downloadedBytes: number;
-  resumes: number;
-  failures: number;
-  /** Consecutive "come back later" answers since the last step done or failure (retry.maxDeferrals caps them). */
-  deferrals: number;
-  nextAttemptAt: number | null;
-  bootId: string | null;
-  postponements: number;
-  readyAt: number | null;
-  confirmAttempts: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-type Row = Record<string, unknown>;
-const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
-function toDeployment(row: Row): Deployment {
-  const out: Row = {};
-  for (const [k, v] of Object.entries(row)) out[camel(k)] = v;
-  return out as unknown as Deployment;
-}
-
-export type NewDeployment = Pick<
-  Deployment,
-  'version' | 'label' | 'manifestUrl' | 'envelope' | 'payloadSha256' | 'imageSize' | 'imageSha256'
->;
-
-/** Columns the runner may update besides the phase; a reason code written is one of ERROR_CODES (rows read may hold older agents'). */
-export type DeploymentPatch = Partial<
-  Pick<
-    Deployment,
-    | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
-    | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
-    | 'confirmAttempts'
-  > & { reasonCode: ErrorCode | null }
->;
+export type { Deployment, DeploymentPatch, NewDeployment, TransitionMeta, StoreOptions } from './deployment.js';
 
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-/** Meta written with a transition, in its transaction. */
-export interface TransitionMeta {
-  committedVersion?: number;
-}
-
-/** Options of a Store; the journal's retention defaults to `JOURNAL_RETENTION_DEFAULTS`. */
-export type StoreOptions = Partial<JournalRetention>;
 
 const NOT_TERMINAL = `phase NOT IN (${[...TERMINAL].map((p) => `'${p}'`).join(',')})`;
 
