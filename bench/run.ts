@@ -12,12 +12,20 @@ import { renderText, writeJson, type BenchResults } from './report.js';
 import { buildFixture } from './setup.js';
 import { benchSwitch, renderSwitch } from './switch-case.js';
 import { benchDownload, renderDownload } from './download-case.js';
+import { benchIdle, renderIdle } from './idle-case.js';
 
 /** The bandwidth cap alone (BENCH_ONLY=download); also run at the end of the full bench. */
 async function downloadOnly(): Promise<void> {
   const rows = await benchDownload();
   process.stdout.write(`download (${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}):\n${renderDownload(rows)}\n`);
   writeFileSync(RESULTS.replace('bench-results.json', 'bench-download.json'), JSON.stringify(rows, null, 2));
+}
+
+/** The idle daemon's RSS alone (BENCH_ONLY=idle); also run at the end of the full bench. */
+async function idleOnly(): Promise<void> {
+  const rows = await benchIdle();
+  process.stdout.write(`${renderIdle(rows)}\n`);
+  writeFileSync(RESULTS.replace('bench-results.json', 'bench-idle.json'), JSON.stringify(rows, null, 2));
 }
 
 /** The switch window alone (BENCH_ONLY=switch); also run at the end of the full bench. */
@@ -66,6 +74,7 @@ async function cleanup(pools: TestPool[], workDir: string): Promise<void> {
 async function main(): Promise<void> {
   if (process.env['BENCH_ONLY'] === 'switch') return switchOnly();
   if (process.env['BENCH_ONLY'] === 'download') return downloadOnly();
+  if (process.env['BENCH_ONLY'] === 'idle') return idleOnly();
   const t0 = performance.now();
   const cfg = config();
   const startedAt = new Date().toISOString();
@@ -111,6 +120,7 @@ async function main(): Promise<void> {
   progressSwitch();
   await switchOnly();
   await downloadOnly();
+  await idleOnly();
 }
 
 function progressSwitch(): void {
