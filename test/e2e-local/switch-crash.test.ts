@@ -175,3 +175,36 @@ describe('kill -9 at every switch step boundary', () => {
     }
   });
 });
+
+describe('UPGRADE_AGENT_CRASH_HOW=stop (the real-boot suite cuts the power on it)', () => {
+  it('says so on the log and stops at the crash point, with nothing written after it', async () => {
+    const dev = await makeDevice(fleet, 'crash-stop');
+    try {
+      await dev.cli(['check-in']);
+      writeFileSync(join(grubDir(dev), 'grub.cfg'), `${(await dev.cli(['grub-cfg', '--print'])).stdout}\n`);
+      const child = execa('node', [CLI, 'apply', '--now', '--config', dev.configPath], {
+        reject: false, env: { UPGRADE_AGENT_CRASH_AT: 'migrated', UPGRADE_AGENT_CRASH_HOW: 'stop' },
+      });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no crash-point line within 60 s:\n${out}`)), 60_000);
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('crash point reached: process stopped')) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      // State T: stopped by SIGSTOP, alive, so nothing it could still write (the trial armed, `staged`) is written.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.[0]).toBe('T');
+      expect(readTrial(grubDir(dev))).toBeNull();
+      child.kill('SIGKILL');
+      expect((await child).signal).toBe('SIGKILL');
+      expect((await dev.statusJson()).deployment?.phase).toBe('migrating');
+    } finally {
+      await dev.close();
+    }
+  });
+});
