@@ -6,7 +6,7 @@ import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecvFeed, RecvOptions, SendStream, Snapshot, Zfs } from './zfs.js';
 import { hasKernelModule, parseCapabilities, type ZfsCapabilities } from './zfs-capabilities.js';
-import { DatasetView, LIST_PROPS, parseGetRows, parseListRows } from './zfs-list.js';
+import { DatasetView, LIST_PROPS, parseGetRows } from './zfs-list.js';
 
 const ENV = { LC_ALL: 'C', LANG: 'C' };
 
@@ -100,14 +100,11 @@ export class ZfsCli implements Zfs {
   async view(dataset: string): Promise<DatasetView> {
     const slash = dataset.lastIndexOf('/');
     const parent = slash < 0 ? dataset : dataset.slice(0, slash);
-    const caps = await this.capabilities();
-    // zfs-fuse's `list` has no -p (its guid column reads "11.2E"), but its `get -p` does: same facts, one call.
-    const args = caps.parseableList
-      ? ['list', '-Hp', '-t', 'filesystem,volume,snapshot', '-d', '2', '-o', ['name', ...LIST_PROPS].join(','), parent]
-      : ['get', '-Hp', '-d', '2', '-o', 'name,property,value', LIST_PROPS.join(','), parent];
+    // `get -Hp` is parseable on every implementation (zfs-fuse's `list` has no -p: its guid column reads "11.2E"),
+    // so the listing needs no probe first and the probe can run alongside it.
+    const args = ['get', '-Hp', '-d', '2', '-o', 'name,property,value', LIST_PROPS.join(','), parent];
     try {
-      const out = await this.run(args);
-      return new DatasetView(caps.parseableList ? parseListRows(out) : parseGetRows(out));
+      return new DatasetView(parseGetRows(await this.run(args)));
     } catch (err) {
       if (err instanceof ZfsError && isMissingMessage(String(err.context['stderr']))) return new DatasetView([]);
       throw err;

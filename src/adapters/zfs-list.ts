@@ -1,4 +1,4 @@
-// One parseable listing of a dataset's neighbourhood (`list -Hp`, or `get -Hp` where list has no -p) into typed rows.
+// One parseable listing of a dataset's neighbourhood (`zfs get -Hp`, which every implementation has) into typed rows.
 import { snapshotVersion } from './zfs-names.js';
 
 /** A file system, volume or snapshot with the properties the agent decides on. */
@@ -16,7 +16,7 @@ export interface DatasetEntry {
   mountpoint: string;
 }
 
-/** The properties in the order both commands are asked for them. */
+/** The properties the listing asks for. */
 export const LIST_PROPS = ['type', 'guid', 'createtxg', 'mounted', 'canmount', 'readonly', 'atime', 'mountpoint'] as const;
 type Prop = (typeof LIST_PROPS)[number];
 
@@ -34,18 +34,6 @@ function entry(name: string, v: Partial<Record<Prop, string>>): DatasetEntry | n
     atime: v.atime ?? '-',
     mountpoint: v.mountpoint ?? '-',
   };
-}
-
-/** `zfs list -Hp -o name,<LIST_PROPS>`: one tab-separated row per dataset. */
-export function parseListRows(out: string): DatasetEntry[] {
-  const rows: DatasetEntry[] = [];
-  for (const line of out.split('\n')) {
-    const [name, ...values] = line.split('\t');
-    if (!name || values.length !== LIST_PROPS.length) continue;
-    const e = entry(name, Object.fromEntries(LIST_PROPS.map((p, i) => [p, values[i]])));
-    if (e) rows.push(e);
-  }
-  return rows;
 }
 
 /** `zfs get -Hp -o name,property,value <LIST_PROPS>`: one row per dataset and property, grouped by name. */

@@ -33,8 +33,8 @@ export interface Zfs {
   /** What this implementation supports; probed once per adapter, then the same answer. */
   capabilities(): Promise<ZfsCapabilities>;
   /**
-   * One parseable listing of `dataset`'s parent to depth 2: the dataset, its siblings (`.full`, `.old`, export
-   * clones) and their snapshots, with the properties in DatasetEntry. A parent that does not exist → empty view.
+   * One parseable listing (one command) of `dataset`'s parent to depth 2: the dataset, its siblings (`.full`, `.old`,
+   * export clones) and their snapshots, with the properties in DatasetEntry. A parent that does not exist → empty view.
    */
   view(dataset: string): Promise<DatasetView>;
   /** Snapshots of exactly `dataset` (not of its children), oldest → newest; [] when the dataset does not exist. */

@@ -104,6 +104,7 @@ export async function runImport(ctx: StepContext, d: Deployment): Promise<void> 
       streamPath: paths.complete,
       size: stream.size,
       sha256: stream.sha256,
+      chunks: stream.chunks,
       compression: stream.compression,
       pool: config.zfs.pool,
       dataset: config.zfs.dataset,
