@@ -68,6 +68,8 @@ export class ZfsCli implements Zfs {
   private readonly busyTimeoutSec: number;
   private readonly log: Logger | undefined;
   private caps: Promise<ZfsCapabilities> | undefined;
+  /** The probe's answer once it is in: recv reads it synchronously (see recv). */
+  private known: ZfsCapabilities | undefined;
 
   constructor(opts: ZfsCliOptions = {}) {
     this.bin = opts.bin ?? 'zfs';
@@ -91,9 +93,10 @@ export class ZfsCli implements Zfs {
 
   /** Probed once from `zfs`'s usage text (printed when it is run without a command). */
   capabilities(): Promise<ZfsCapabilities> {
-    this.caps ??= execa(this.bin, [], { reject: false, stdin: 'ignore', env: ENV }).then((r) =>
-      parseCapabilities(`${r.stdout}\n${r.stderr}`, hasKernelModule()),
-    );
+    this.caps ??= execa(this.bin, [], { reject: false, stdin: 'ignore', env: ENV }).then((r) => {
+      this.known = parseCapabilities(`${r.stdout}\n${r.stderr}`, hasKernelModule());
+      return this.known;
+    });
     return this.caps;
   }
 
@@ -131,10 +134,12 @@ export class ZfsCli implements Zfs {
   }
 
   async recv(target: string, stdin: number | Readable | RecvFeed, opts: RecvOptions = {}): Promise<void> {
-    const caps = await this.capabilities();
+    // No await before the spawn: a pipe handed in is read by this process once the event loop turns. So the
+    // options use the capabilities only if they were probed already (importStream probes first); else none.
+    const caps = this.known;
     const args = ['recv'];
-    if (opts.noMount && caps.receiveNoMount) args.push('-u');
-    if (opts.props && caps.receiveProps) args.push(...propArgs(opts.props));
+    if (opts.noMount && caps?.receiveNoMount) args.push('-u');
+    if (opts.props && caps?.receiveProps) args.push(...propArgs(opts.props));
     args.push(target);
     const feed = typeof stdin === 'function' ? stdin : null;
     // execa's types list only fds 0 and 3-9, but at run time any fd number (or stream) goes to spawn() as is.

@@ -22,6 +22,7 @@ export interface SendStream {
 /** Writes a receive's whole stream into `stdin` (the child's pipe); rejecting aborts the receive. */
 export type RecvFeed = (stdin: Writable) => Promise<void>;
 
+/** Best effort, applied only where capabilities() already answered that they exist; the caller checks afterwards. */
 export interface RecvOptions {
   /** Leave the received file system unmounted (`-u`, where the implementation has it). */
   noMount?: boolean;
