@@ -1,6 +1,7 @@
 // Import comparison per diff size: `xz -dc F | zfs recv` (baseline) vs importStream in a child node process (ours).
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chunkList } from '../src/publish/chunk-list.js';
 import { zfsRetry } from '../src/sandbox/pools.js';
 import { sha256OfFd } from '../src/util/sha256.js';
 import { PAUSE_MS, max, min, oursStats, runChild, timeIt, timeShell, type ChildRun, type OursStats, type ShellRun } from './measure.js';
@@ -11,7 +12,10 @@ export interface ImportRow {
   compressedBytes: number;
   streamBytes: number;
   baseline: { runsSec: number[]; bestSec: number; peakKiB: number | null; perProcessKiB: Record<string, number> };
+  /** importStream with the signed chunk list publish writes (each chunk checked on its way to xz). */
   ours: OursStats;
+  /** importStream without a chunk list (older manifests): the whole file hashed first, then fd → xz. */
+  oursWholeFile: OursStats;
   /** MiB per second of the compressed file and of the raw stream, best runs. */
   throughput: { baselineXz: number; oursXz: number; baselineStream: number; oursStream: number };
   /** baseline best seconds / ours best seconds (= our throughput / baseline throughput). */
@@ -31,7 +35,8 @@ export async function benchImport(fx: Fixture, d: DiffCase, index: number, reps:
   const pool = fx.dev.name;
   const baseRuns: ShellRun[] = [];
   const ourRuns: ChildRun[] = [];
-  const opts = {
+  const wholeRuns: ChildRun[] = [];
+  const wholeOpts = {
     streamPath: send.path,
     size: send.size,
     sha256: send.sha256,
@@ -42,23 +47,27 @@ export async function benchImport(fx: Fixture, d: DiffCase, index: number, reps:
     toVersion: to,
     busyTimeoutSec: 60,
   };
+  // What publish signs (outside the timing: the publisher's work).
+  const opts = { ...wholeOpts, chunks: await chunkList(send.path) };
+  let oursHasTo = false;
   for (let rep = 0; rep < reps; rep++) {
-    // Alternate who goes first, between sizes and between repetitions, so neither always gets the warmer cache.
-    const order = (index + rep) % 2 === 0 ? (['baseline', 'ours'] as const) : (['ours', 'baseline'] as const);
+    // Rotate who goes first, between sizes and between repetitions, so none always gets the warmer cache.
+    const whos = ['baseline', 'ours', 'whole'] as const;
+    const order = whos.map((_, k) => whos[(index + rep + k) % whos.length]!);
     for (const who of order) {
       await sleep(PAUSE_MS);
       if (who === 'baseline') {
         baseRuns.push(await timeShell('xz -dc "$1" | zfs recv "$2"', [send.path, `${fx.baseDs}@${to}`]));
       } else {
-        const r = await runChild({ op: 'import', opts });
+        // Both variants go into the same dataset: back to @from first (outside the timing).
+        if (oursHasTo) await undo(fx.oursDs, from, to);
+        const r = await runChild({ op: 'import', opts: who === 'ours' ? opts : wholeOpts });
         if (r.result !== 'received') throw new Error(`import ${from}→${to}: expected 'received', got '${r.result}'`);
-        ourRuns.push(r);
+        (who === 'ours' ? ourRuns : wholeRuns).push(r);
+        oursHasTo = true;
       }
     }
-    if (rep < reps - 1) {
-      await undo(fx.baseDs, from, to);
-      await undo(fx.oursDs, from, to);
-    }
+    if (rep < reps - 1) await undo(fx.baseDs, from, to);
   }
 
   // One pass at a time (two cores): the better of two.
@@ -85,6 +94,7 @@ export async function benchImport(fx: Fixture, d: DiffCase, index: number, reps:
     streamBytes: send.streamBytes,
     baseline: { runsSec: baseRuns.map((r) => r.sec), bestSec: baseBest, peakKiB: peaks.length ? max(peaks) : null, perProcessKiB },
     ours,
+    oursWholeFile: oursStats(wholeRuns),
     throughput: {
       baselineXz: send.size / MiB / baseBest,
       oursXz: send.size / MiB / ourBest,

@@ -12,7 +12,8 @@ export interface BenchResults {
   loadAvg: { start: number[]; end: number[] };
   setupSec: Record<string, number>;
   import: ImportRow[];
-  export: ExportRow;
+  /** null with BENCH_ONLY=import. */
+  export: ExportRow | null;
   totalSec: number;
 }
 
@@ -37,7 +38,7 @@ export function renderText(r: BenchResults): string {
   out.push('Import: `xz -dc F | zfs recv` (baseline) vs importStream (ours, in a child node process). ratio = baseline s / ours s, goal ≥ 0.95');
   out.push(
     table(
-      ['diff MiB', 'xz MiB', 'stream MiB', 'base s', 'ours s', 'base MiB/s xz/stream', 'ours MiB/s xz/stream', 'ratio', 'ours = recv + zfs ctl + rest s', 'verify pass s', 'node RSS MiB start/peak', 'base xz+zfs MiB'],
+      ['diff MiB', 'xz MiB', 'stream MiB', 'base s', 'ours s', 'base MiB/s xz/stream', 'ours MiB/s xz/stream', 'ratio', 'ours = recv + zfs ctl + rest s', 'zfs calls', 'whole-file s (ratio)', 'verify pass s', 'node RSS MiB start/peak', 'base xz+zfs MiB'],
       r.import.map((row) => [
         String(row.diffMiB),
         mib(row.compressedBytes),
@@ -48,17 +49,24 @@ export function renderText(r: BenchResults): string {
         `${f(row.throughput.oursXz, 1)} / ${f(row.throughput.oursStream, 1)}`,
         f(row.ratio),
         `${f(row.ours.split.recvSec)} + ${f(row.ours.split.zfsControlSec)} + ${f(row.ours.split.restSec)}`,
+        String(row.ours.split.zfsCalls),
+        `${f(row.oursWholeFile.bestSec)} (${f(row.baseline.bestSec / row.oursWholeFile.bestSec)})`,
         f(row.verifyPassSec),
         `${kibToMiB(row.ours.startRSSKiB)} / ${kibToMiB(row.ours.maxRSSKiB)}`,
         kibToMiB(row.baseline.peakKiB),
       ]),
     ),
   );
-  out.push('  runs (s): ' + r.import.map((row) => `${row.diffMiB} MiB base [${row.baseline.runsSec.map((x) => f(x)).join(', ')}] ours [${row.ours.runsSec.map((x) => f(x)).join(', ')}]`).join('; '));
-  out.push('  ours split (fastest run): recv = xz | zfs recv as importStream drives it; zfs ctl = its other zfs CLI calls; rest = outside zfs (mostly the sha256 verify)');
+  out.push('  runs (s): ' + r.import.map((row) => `${row.diffMiB} MiB base [${row.baseline.runsSec.map((x) => f(x)).join(', ')}] ours [${row.ours.runsSec.map((x) => f(x)).join(', ')}] whole-file [${row.oursWholeFile.runsSec.map((x) => f(x)).join(', ')}]`).join('; '));
+  out.push('  ours = with the signed chunk list (each chunk hashed on its way to xz); whole-file = a manifest without it (sha256 pass first)');
+  out.push('  ours split (fastest run): recv = xz | zfs recv with the chunk feed, as importStream drives it; zfs ctl = its other zfs CLI calls; rest = outside zfs');
   out.push('  verify pass s = one sha256OfFd over the send file alone, page cache warm; base xz+zfs = sampled VmHWM sum of the baseline pipeline');
   out.push('');
   const e = r.export;
+  if (e === null) {
+    out.push(`setup (s): ${Object.entries(r.setupSec).map(([k, v]) => `${k} ${f(v, 1)}`).join(', ')}; whole run ${f(r.totalSec, 1)} s`);
+    return out.join('\n');
+  }
   const b = e.baseline.best;
   out.push('Export: read-only clone + `cp --sparse=always` + destroy (baseline) vs exportImage (ours: clone, sparse copy + sha256, fsync, destroy). ratio = baseline s / ours s, goal ≥ 1.0');
   out.push(

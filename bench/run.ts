@@ -28,7 +28,7 @@ async function idleOnly(): Promise<void> {
   writeFileSync(RESULTS.replace('bench-results.json', 'bench-idle.json'), JSON.stringify(rows, null, 2));
 }
 
-/** The switch window alone (BENCH_ONLY=switch); also run at the end of the full bench. */
+/** The switch window alone (BENCH_ONLY=switch); also run at the end of the full bench. BENCH_ONLY=import: imports only. */
 async function switchOnly(): Promise<void> {
   const rows = await benchSwitch(Number(process.env['BENCH_REPS'] ?? 3));
   process.stdout.write(`${renderSwitch(rows)}\n`);
@@ -99,8 +99,9 @@ async function main(): Promise<void> {
       progress(`import ${d.diffMiB} MiB diff (${d.from}→${d.to})`);
       imports.push(await benchImport(fx, d, i, cfg.reps));
     }
-    progress(`export of version ${fx.image.version}`);
-    const exp = await benchExport(fx, workDir, cfg.reps);
+    const importOnly = process.env['BENCH_ONLY'] === 'import';
+    if (!importOnly) progress(`export of version ${fx.image.version}`);
+    const exp = importOnly ? null : await benchExport(fx, workDir, cfg.reps);
     const results: BenchResults = {
       startedAt,
       machine: await machine(),
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
   } finally {
     await clean();
   }
+  if (process.env['BENCH_ONLY'] === 'import') return;
   progressSwitch();
   await switchOnly();
   await downloadOnly();

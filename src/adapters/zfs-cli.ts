@@ -1,10 +1,12 @@
 // Zfs over the `zfs` command line (works with OpenZFS and zfs-fuse): busy retries here, errors as ZfsError.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SendStream, Snapshot, Zfs } from './zfs.js';
+import type { RecvFeed, RecvOptions, SendStream, Snapshot, Zfs } from './zfs.js';
+import { hasKernelModule, parseCapabilities, type ZfsCapabilities } from './zfs-capabilities.js';
+import { DatasetView, LIST_PROPS, parseGetRows } from './zfs-list.js';
 
 const ENV = { LC_ALL: 'C', LANG: 'C' };
 
@@ -13,18 +15,14 @@ export function isBusyMessage(stderr: string): boolean {
   return /\b(dataset|pool) is busy\b|device busy|resource busy/i.test(stderr);
 }
 
-export function isMissingMessage(stderr: string): boolean {
-  return /dataset does not exist|could not find any snapshots|no such (pool|dataset)/i.test(stderr);
+/** The writer's side of a pipe the reader closed: a consequence of the receive ending, not a cause. */
+export function isPipeError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
 }
 
-/** Snapshot version from `pool/ds@123`; null for names that are not plain non-negative integers. */
-export function snapshotVersion(name: string): number | null {
-  const at = name.lastIndexOf('@');
-  if (at < 0) return null;
-  const tail = name.slice(at + 1);
-  if (!/^\d{1,15}$/.test(tail)) return null;
-  const n = Number(tail);
-  return Number.isSafeInteger(n) ? n : null;
+export function isMissingMessage(stderr: string): boolean {
+  return /dataset does not exist|could not find any snapshots|no such (pool|dataset)/i.test(stderr);
 }
 
 /**
@@ -69,6 +67,9 @@ export class ZfsCli implements Zfs {
   private readonly bin: string;
   private readonly busyTimeoutSec: number;
   private readonly log: Logger | undefined;
+  private caps: Promise<ZfsCapabilities> | undefined;
+  /** The probe's answer once it is in: recv reads it synchronously (see recv). */
+  private known: ZfsCapabilities | undefined;
 
   constructor(opts: ZfsCliOptions = {}) {
     this.bin = opts.bin ?? 'zfs';
@@ -90,35 +91,31 @@ export class ZfsCli implements Zfs {
     return retryWhileBusy(this.busyTimeoutSec, `zfs ${args.join(' ')}`, () => this.once(args), this.log);
   }
 
-  async snapshots(dataset: string): Promise<Snapshot[]> {
-    let out: string;
+  /** Probed once from `zfs`'s usage text (printed when it is run without a command). */
+  capabilities(): Promise<ZfsCapabilities> {
+    this.caps ??= execa(this.bin, [], { reject: false, stdin: 'ignore', env: ENV }).then((r) => {
+      this.known = parseCapabilities(`${r.stdout}\n${r.stderr}`, hasKernelModule());
+      return this.known;
+    });
+    return this.caps;
+  }
+
+  async view(dataset: string): Promise<DatasetView> {
+    const slash = dataset.lastIndexOf('/');
+    const parent = slash < 0 ? dataset : dataset.slice(0, slash);
+    // `get -Hp` is parseable on every implementation (zfs-fuse's `list` has no -p: its guid column reads "11.2E"),
+    // so the listing needs no probe first and the probe can run alongside it.
+    const args = ['get', '-Hp', '-d', '2', '-o', 'name,property,value', LIST_PROPS.join(','), parent];
     try {
-      // -d 1: snapshots of this dataset only; zfs-fuse's `list` has no -p, so numbers come from `get -p` below.
-      out = await this.run(['list', '-H', '-t', 'snapshot', '-o', 'name', '-s', 'createtxg', '-d', '1', dataset]);
+      return new DatasetView(parseGetRows(await this.run(args)));
     } catch (err) {
-      if (err instanceof ZfsError && isMissingMessage(String(err.context['stderr']))) return [];
+      if (err instanceof ZfsError && isMissingMessage(String(err.context['stderr']))) return new DatasetView([]);
       throw err;
     }
-    const names = out.split('\n').filter((n) => n.startsWith(`${dataset}@`) && snapshotVersion(n) !== null);
-    if (names.length === 0) return [];
-    const props = await this.run(['get', '-H', '-p', '-o', 'name,property,value', 'guid,createtxg', ...names]);
-    const byName = new Map<string, { guid?: string; createtxg?: number }>();
-    for (const line of props.split('\n')) {
-      const [name, prop, value] = line.split('\t');
-      if (!name || !value) continue;
-      const entry = byName.get(name) ?? {};
-      if (prop === 'guid') entry.guid = value;
-      if (prop === 'createtxg') entry.createtxg = Number(value);
-      byName.set(name, entry);
-    }
-    const snaps = names.map((name) => ({
-      name,
-      version: snapshotVersion(name) as number,
-      guid: byName.get(name)?.guid ?? '',
-      createtxg: byName.get(name)?.createtxg ?? 0,
-    }));
-    // Oldest → newest by creation txg: a version number says nothing about receive order.
-    return snaps.sort((a, b) => a.createtxg - b.createtxg);
+  }
+
+  async snapshots(dataset: string): Promise<Snapshot[]> {
+    return (await this.view(dataset)).snapshots(dataset);
   }
 
   async exists(name: string): Promise<boolean> {
@@ -136,15 +133,35 @@ export class ZfsCli implements Zfs {
     return out.split('\n').filter((n) => n !== '' && n !== parent);
   }
 
-  async recv(target: string, stdin: number | Readable): Promise<void> {
-    const args = ['recv', target];
+  async recv(target: string, stdin: number | Readable | RecvFeed, opts: RecvOptions = {}): Promise<void> {
+    // No await before the spawn: a pipe handed in is read by this process once the event loop turns. So the
+    // options use the capabilities only if they were probed already (importStream probes first); else none.
+    const caps = this.known;
+    const args = ['recv'];
+    if (opts.noMount && caps?.receiveNoMount) args.push('-u');
+    if (opts.props && caps?.receiveProps) args.push(...propArgs(opts.props));
+    args.push(target);
+    const feed = typeof stdin === 'function' ? stdin : null;
     // execa's types list only fds 0 and 3-9, but at run time any fd number (or stream) goes to spawn() as is.
-    const input = stdin as Readable;
+    const input = (feed ? 'pipe' : stdin) as Readable;
     const sub = execa(this.bin, args, { reject: false, stdin: input, stdout: 'ignore', env: ENV });
     // The child holds its own copy of the pipe now: drop ours in the same tick, before the event loop could read
     // from it, so the bytes go process to process and the writer sees EPIPE if recv dies.
-    if (typeof stdin !== 'number') stdin.destroy();
-    const r = await sub;
+    if (typeof stdin === 'object') stdin.destroy();
+    let fed: Promise<unknown> = Promise.resolve(null);
+    const pipe = (sub as unknown as { stdin: Writable | null }).stdin;
+    if (feed && pipe) {
+      pipe.on('error', () => undefined); // EPIPE when recv gives up: the receive's own error says why
+      fed = feed(pipe).then(
+        () => new Promise<null>((resolve) => pipe.end(() => resolve(null))),
+        (err: unknown) => {
+          pipe.destroy(); // EOF mid-stream: recv fails on the truncated stream, no byte after the bad one sent
+          return err;
+        },
+      );
+    }
+    const [r, feedErr] = await Promise.all([sub, fed]);
+    if (feedErr !== null && !isPipeError(feedErr)) throw feedErr;
     if (r.exitCode === 0) return;
     const stderr = (r.stderr || r.shortMessage || '').trim();
     const context = { args, stderr, exitCode: r.exitCode, signal: r.signal };
@@ -177,8 +194,11 @@ export class ZfsCli implements Zfs {
   }
 
   async setProps(name: string, props: Record<string, string>): Promise<void> {
+    const pairs = Object.entries(props).map(([k, v]) => `${k}=${v}`);
+    if (pairs.length === 0) return;
     // zfs-fuse's `set` takes one property per call.
-    for (const [k, v] of Object.entries(props)) await this.run(['set', `${k}=${v}`, name]);
+    if ((await this.capabilities()).multiSet) await this.run(['set', ...pairs, name]);
+    else for (const pair of pairs) await this.run(['set', pair, name]);
   }
 
   async getProp(name: string, prop: string): Promise<string> {

@@ -103,6 +103,7 @@ export async function runImport(ctx: Device, d: Deployment): Promise<void> {
       streamPath: paths.complete,
       size: stream.size,
       sha256: stream.sha256,
+      chunks: stream.chunks,
       compression: stream.compression,
       pool: config.zfs.pool,
       dataset: config.zfs.dataset,

@@ -14,6 +14,7 @@ import { commitRename, writeFileAtomic } from '../util/atomic-file.js';
 import { sha256OfFd } from '../util/sha256.js';
 import { UpgradeError, UsageError } from '../errors.js';
 import { withSnapshotFile } from '../steps/snapshot-file.js';
+import { chunkList } from './chunk-list.js';
 import { silentLogger } from '../log.js';
 
 export interface PublishOptions {
@@ -32,6 +33,8 @@ export interface PublishOptions {
   mirrors: string[];
   imageFile: string;
   keys: SecretKey[];
+  /** Sign per-chunk hashes of each stream (docs/protocol.md, "Chunk hashes"); agents before them refuse the field. */
+  chunks?: boolean;
 }
 
 export interface PublishResult {
@@ -120,6 +123,7 @@ export async function publish(deps: { zfs: Zfs; now: () => number }, o: PublishO
       size: digest.size,
       sha256: digest.sha256,
       compression: o.compression,
+      ...(o.chunks === false ? {} : { chunks: await chunkList(path) }),
     });
     made.push({ from, file: path, ...digest });
   }

@@ -55,17 +55,21 @@ function deadZfsMounts(): string[] {
 
 export interface TestPool {
   name: string;
+  /** Where the pool's root dataset would mount; 'none' for a pool made with `-m none` (nothing inherits one). */
   mountpoint: string;
   vdev: string;
   destroy(): Promise<void>;
 }
 
-/** A pool on a sparse file vdev under `dir`; the name gets pid and a counter so parallel runs never collide. */
-export async function createPool(dir: string, prefix: string, sizeMiB = 256): Promise<TestPool> {
+/**
+ * A pool on a sparse file vdev under `dir`; the name gets pid and a counter so parallel runs never collide.
+ * `mountpoint: 'none'` makes it as `zpool create -m none` does: its datasets have no mountpoint to inherit.
+ */
+export async function createPool(dir: string, prefix: string, sizeMiB = 256, opts: { mountpoint?: 'none' } = {}): Promise<TestPool> {
   await ensureZfsFuse();
   const name = `${prefix}${process.pid}n${poolCounter++}`;
   const vdev = join(dir, `${name}.vdev`);
-  const mountpoint = join(dir, `${name}-mnt`);
+  const mountpoint = opts.mountpoint ?? join(dir, `${name}-mnt`);
   mkdirSync(dir, { recursive: true });
   await run('truncate', ['-s', `${sizeMiB}M`, vdev]);
   await run('zpool', ['create', '-m', mountpoint, name, vdev]);

@@ -1,12 +1,14 @@
-// Import step: a verified stream goes fd → xz → zfs recv, process to process, into the local pool; idempotent.
-import { spawn } from 'node:child_process';
+// Import step: a signed stream goes into the local pool, checked whole or chunk by chunk on its way to xz/zfs recv; idempotent.
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Zfs } from '../adapters/zfs.js';
-import { UpgradeError, ZfsError } from '../errors.js';
+import type { DatasetView, Zfs } from '../adapters/zfs.js';
+import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { recoverFullSwap, settleDataset, stagingName, swapInStaging } from './full-swap.js';
-import { openVerified } from './verify.js';
+import type { ChunkList } from '../trust/manifest-types.js';
+import { feedChunks } from './chunk-feed.js';
+import { isSettled, recoverFullSwap, SETTLED_PROPS, settleDataset, stagingName, swapInStaging, swapInterrupted } from './full-swap.js';
+import { receiveOnce, type StreamSource } from './import-recv.js';
+import { openSized, openVerified } from './verify.js';
 
 export interface ImportDeps {
   zfs: Zfs;
@@ -17,6 +19,8 @@ export interface ImportOptions {
   streamPath: string;
   size: number;
   sha256: string;
+  /** Signed per-chunk hashes: each chunk is checked as it is fed; without them the whole file is checked first. */
+  chunks?: ChunkList | undefined;
   compression: 'xz' | 'none';
   pool: string;
   dataset: string;
@@ -28,117 +32,85 @@ export interface ImportOptions {
 
 export type ImportResult = 'received' | 'already';
 
-interface XzExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  error?: Error;
-}
-
-async function hasVersion(zfs: Zfs, ds: string, version: number): Promise<boolean> {
-  return (await zfs.snapshots(ds)).some((s) => s.version === version);
-}
+const hasVersion = (view: DatasetView, ds: string, version: number): boolean => view.snapshots(ds).some((s) => s.version === version);
 
 /** Refuses an incremental stream unless the dataset's newest snapshot is exactly its base. */
-async function checkBase(zfs: Zfs, ds: string, fromVersion: number | null): Promise<void> {
+function checkBase(view: DatasetView, ds: string, fromVersion: number | null): void {
   if (fromVersion === null) return;
-  const newest = (await zfs.snapshots(ds)).at(-1);
+  const newest = view.snapshots(ds).at(-1);
   if (newest?.version === fromVersion) return;
   throw new ZfsError('E_ZFS_BASE_MISMATCH', `${ds}: newest snapshot is ${newest?.version ?? 'none'}, the diff needs ${fromVersion}`, {
     context: { dataset: ds, newest: newest?.version ?? null, fromVersion },
   });
 }
 
-/** One receive attempt from `fd` (read from its current offset) into `target` (`dataset@version`). */
-async function receiveOnce(deps: ImportDeps, fd: number, compression: 'xz' | 'none', target: string): Promise<void> {
-  if (compression === 'none') return deps.zfs.recv(target, fd);
-  const xz = spawn('xz', ['-dc'], { stdio: [fd, 'pipe', 'pipe'] });
-  const { stdout: xzOut, stderr: xzErr } = xz;
-  if (!xzOut || !xzErr) throw new Error('spawn gave xz no stdout/stderr pipe');
-  const xzDone = new Promise<XzExit>((resolve) => {
-    let stderr = '';
-    let error: Error | undefined;
-    xzErr.on('data', (d: Buffer) => {
-      if (stderr.length < 8192) stderr += d.toString();
-    });
-    xz.on('error', (err) => (error = err));
-    xz.on('close', (code, signal) => resolve({ code, signal, stderr: stderr.trim(), ...(error ? { error } : {}) }));
-  });
-  // Same tick as the spawn: zfs recv takes xz's stdout before this process could read a byte of it.
-  const recv = deps.zfs.recv(target, xzOut).then(
-    () => null,
-    (err: unknown) => err,
-  );
-  const [recvErr, x] = await Promise.all([recv, xzDone]);
-  const xzFailed = x.error !== undefined || x.code !== 0;
-  // xz dying of EPIPE is a consequence of recv giving up, not a decompression problem.
-  const brokenPipe = x.signal === 'SIGPIPE' || /broken pipe/i.test(x.stderr);
-  if (xzFailed && !brokenPipe && (recvErr !== null || x.error)) {
-    throw new UpgradeError('E_DECOMPRESS', `xz could not decompress the stream: ${x.error?.message ?? x.stderr}`, {
-      cause: recvErr ?? x.error,
-      context: { xzStderr: x.stderr, xzExit: x.code, xzSignal: x.signal, recvStderr: recvErr instanceof ZfsError ? recvErr.context['stderr'] : undefined },
-    });
-  }
-  if (recvErr !== null) throw recvErr;
-  if (xzFailed) {
-    // zfs accepted a complete, self-checksummed stream; the export's image sha256 still has the last word.
-    deps.log.warn({ xzStderr: x.stderr, xzExit: x.code }, 'xz reported an error after zfs recv accepted the stream');
-  }
+/** One listing of the dataset's neighbourhood; an interrupted full swap is finished (or undone) first. */
+async function look(deps: ImportDeps, ds: string): Promise<DatasetView> {
+  const view = await deps.zfs.view(ds);
+  if (!swapInterrupted(view, ds)) return view;
+  await recoverFullSwap(deps, ds, view);
+  return deps.zfs.view(ds);
 }
 
-function retryable(err: unknown): boolean {
-  if (!(err instanceof ZfsError)) return false;
-  if (err.code === 'E_ZFS_BUSY') return true;
-  // An atime update on a mounted head; the next attempt rolls back first.
-  return err.code === 'E_ZFS_RECV' && /has been modified/i.test(String(err.context['stderr']));
-}
+const isBusy = (err: unknown): boolean => err instanceof ZfsError && err.code === 'E_ZFS_BUSY';
+/** The head changed since the base snapshot (an atime update on a mounted head): a rollback makes it receivable. */
+const headModified = (err: unknown): boolean => err instanceof ZfsError && err.code === 'E_ZFS_RECV' && /has been modified/i.test(String(err.context['stderr']));
 
 /**
  * Receives the signed stream at `streamPath` so that `<pool>/<dataset>@<toVersion>` exists afterwards.
- * Checks what is already true first, never uses -F or -R, and retries (bounded) while the dataset is busy, e.g.
- * because an orphaned feeder from a killed run is still receiving: that receive may even finish this version.
+ * Checks what is already true first (one listing), never uses -F or -R, rolls the head back only when the receive
+ * says it changed, and retries (bounded) while the dataset is busy, e.g. because an orphaned feeder from a killed
+ * run is still receiving: that receive may even finish this version.
  */
 export async function importStream(deps: ImportDeps, opts: ImportOptions): Promise<ImportResult> {
   const { zfs, log } = deps;
   const ds = `${opts.pool}/${opts.dataset}`;
   const ctx = { dataset: ds, fromVersion: opts.fromVersion, toVersion: opts.toVersion };
 
-  const alreadyThere = async (): Promise<boolean> => {
-    await recoverFullSwap(deps, ds);
-    if (!(await hasVersion(zfs, ds, opts.toVersion))) return false;
-    await settleDataset(zfs, ds);
+  const already = async (view: DatasetView): Promise<ImportResult> => {
+    await settleDataset(zfs, ds, view.get(ds));
     log.info(ctx, 'import: snapshot already present');
-    return true;
+    return 'already';
   };
 
-  if (await alreadyThere()) return 'already';
-  await checkBase(zfs, ds, opts.fromVersion);
-  const verified = await openVerified(opts.streamPath, { size: opts.size, sha256: opts.sha256 });
+  // The capabilities (the receive's -u/-o) are probed alongside the first listing, not after it.
+  let [view] = await Promise.all([look(deps, ds), zfs.capabilities()]);
+  if (hasVersion(view, ds, opts.toVersion)) return already(view);
+  let head = view.get(ds);
+  checkBase(view, ds, opts.fromVersion);
+  const { chunks } = opts;
+  // With chunk hashes nothing is read ahead: each chunk is checked on its way. Without them the whole file is
+  // hashed first, through the same descriptor that is then fed to xz.
+  const file = chunks ? await openSized(opts.streamPath, opts.size) : await openVerified(opts.streamPath, opts);
+  let staging = false;
+  let rolledBack = false;
   try {
     const deadline = Date.now() + opts.busyTimeoutSec * 1000;
     let delay = 200;
-    let staging = false;
+    let rollback = false;
     for (let attempt = 1; ; attempt++) {
       // A full stream cannot go into an existing dataset without -F: stage it next to it and swap.
-      const staged = opts.fromVersion === null && (await zfs.exists(ds));
+      const staged = opts.fromVersion === null && view.exists(ds);
       const into = staged ? stagingName(ds) : ds;
-      if (staged && (await zfs.exists(into))) await zfs.destroy(into, { recursive: true });
-      if (opts.fromVersion !== null) {
-        // The head is never meaningful; undo anything (atime) that changed it since the base snapshot.
-        await zfs.rollback(`${ds}@${opts.fromVersion}`);
-      }
-      // Attempt 1 uses the verified fd itself; later ones need offset 0 again, so they reopen that same open file
-      // through /proc (same inode, never the path, which may have been replaced since).
-      const fd = attempt === 1 ? verified.fd : openSync(`/proc/self/fd/${verified.fd}`, 'r');
+      if (rollback && opts.fromVersion !== null) await zfs.rollback(`${ds}@${opts.fromVersion}`);
+      // Attempt 1 of an fd source uses the verified fd itself; later ones need offset 0 again, so they reopen that
+      // same open file through /proc (same inode, never the path, which may have been replaced since). A feed
+      // reads positionally from the one fd.
+      const fd = chunks || attempt === 1 ? file.fd : openSync(`/proc/self/fd/${file.fd}`, 'r');
+      const source: StreamSource = chunks ? { feed: (w) => feedChunks(file.fd, opts.streamPath, opts.size, chunks, w) } : { fd };
       try {
-        log.info({ ...ctx, into, attempt, compression: opts.compression }, 'import: zfs recv');
-        await receiveOnce(deps, fd, opts.compression, `${into}@${opts.toVersion}`);
+        log.info({ ...ctx, into, attempt, compression: opts.compression, chunks: chunks?.sha256.length ?? null }, 'import: zfs recv');
+        await receiveOnce(deps, source, opts.compression, `${into}@${opts.toVersion}`, { noMount: true, props: SETTLED_PROPS });
         staging = staged;
         break;
       } catch (err) {
-        if (!retryable(err)) {
+        if (headModified(err) && !rollback) {
+          rollback = rolledBack = true;
+          continue;
+        }
+        if (!isBusy(err)) {
           // Someone else (an orphaned feeder from a killed run) may have received this very version meanwhile.
-          if (err instanceof ZfsError && err.code === 'E_ZFS_RECV' && (await alreadyThere())) return 'already';
+          if (err instanceof ZfsError && err.code === 'E_ZFS_RECV' && hasVersion((view = await look(deps, ds)), ds, opts.toVersion)) return await already(view);
           throw err;
         }
         if (Date.now() + delay > deadline) {
@@ -147,22 +119,31 @@ export async function importStream(deps: ImportDeps, opts: ImportOptions): Promi
         log.warn({ ...ctx, attempt, err: (err as Error).message }, 'import: dataset busy, retrying');
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);
-        if (await alreadyThere()) return 'already';
-        await checkBase(zfs, ds, opts.fromVersion);
+        view = await look(deps, ds);
+        head = undefined; // someone else was at work on it: ask again after the receive
+        if (hasVersion(view, ds, opts.toVersion)) return await already(view);
+        checkBase(view, ds, opts.fromVersion);
       } finally {
-        if (fd !== verified.fd) closeSync(fd);
+        if (fd !== file.fd) closeSync(fd);
       }
     }
-    // Outside the retry loop: a failed swap must not re-receive; the next run's recovery finishes it.
-    if (staging) await swapInStaging(deps, ds);
   } finally {
-    await verified.close();
+    await file.close();
   }
 
-  await settleDataset(zfs, ds);
-  if (!(await hasVersion(zfs, ds, opts.toVersion))) {
+  // An incremental receive (no -o, no -R) into a head that was settled and not rolled back changes neither its
+  // properties nor its mount state, and zfs recv exits 0 only with the snapshot made: nothing left to ask.
+  if (opts.fromVersion !== null && !rolledBack && head !== undefined && isSettled(head)) {
+    log.info(ctx, 'import: received');
+    return 'received';
+  }
+  // Outside the retry loop: a failed swap must not re-receive; the next run's recovery finishes it.
+  if (staging) await swapInStaging(deps, ds, await zfs.view(ds));
+  view = await zfs.view(ds);
+  if (!hasVersion(view, ds, opts.toVersion)) {
     throw new ZfsError('E_ZFS_RECV', `zfs recv reported success but ${ds}@${opts.toVersion} is missing`, { context: ctx });
   }
+  await settleDataset(zfs, ds, view.get(ds));
   log.info(ctx, 'import: received');
   return 'received';
 }

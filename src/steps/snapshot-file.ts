@@ -1,13 +1,16 @@
 // Reads a file of a ZFS snapshot through a temporary read-only clone (zfs-fuse has no .zfs/snapshot directory).
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Zfs } from '../adapters/zfs.js';
 import type { Logger } from '../log.js';
-import { ExportError } from '../errors.js';
 
 /**
  * Clones `snapshot` read-only as `clone`, runs `fn` with the path of `file` inside it, and always destroys the
- * clone afterwards (the adapter retries while FUSE still calls it busy). When `fn` failed, its error wins and a
- * failed destroy is only logged; otherwise a failed destroy is the error.
+ * clone afterwards (the adapter retries while FUSE still calls it busy). The clone gets its own mountpoint, a
+ * fresh directory under `mountBase`, and `canmount=noauto`: it never depends on what it would inherit (a pool made
+ * with `-m none` has no mountpoint to inherit). When `fn` failed, its error wins and a failed destroy is only
+ * logged; otherwise a failed destroy is the error.
  */
 export async function withSnapshotFile<T>(
   deps: { zfs: Zfs; log: Logger },
@@ -15,27 +18,27 @@ export async function withSnapshotFile<T>(
   clone: string,
   file: string,
   fn: (path: string) => Promise<T>,
+  mountBase = tmpdir(),
 ): Promise<T> {
   const { zfs, log } = deps;
   if (await zfs.exists(clone)) await zfs.destroy(clone);
-  await zfs.clone(snapshot, clone, { readonly: 'on' });
+  const mountpoint = mkdtempSync(join(mountBase, 'ua-clone-'));
   let result: { ok: true; value: T } | { ok: false; error: unknown };
+  let cloned = false;
   try {
-    let mountpoint = await zfs.mountpoint(clone);
-    if (mountpoint === null) {
-      await zfs.mount(clone);
-      mountpoint = await zfs.mountpoint(clone);
-    }
-    if (mountpoint === null) throw new ExportError('E_IMAGE_SOURCE', `clone ${clone} has no mountpoint`, { context: { clone } });
+    await zfs.clone(snapshot, clone, { readonly: 'on', canmount: 'noauto', mountpoint });
+    cloned = true;
+    await zfs.mount(clone);
     result = { ok: true, value: await fn(join(mountpoint, file)) };
   } catch (error) {
     result = { ok: false, error };
   }
   try {
-    await zfs.destroy(clone);
+    if (cloned) await zfs.destroy(clone);
+    rmdirSync(mountpoint);
   } catch (err) {
     if (result.ok) throw err;
-    log.error({ clone, err: (err as Error).message }, 'could not destroy the temporary clone');
+    log.error({ clone, mountpoint, err: (err as Error).message }, 'could not destroy the temporary clone');
   }
   if (!result.ok) throw result.error;
   return result.value;

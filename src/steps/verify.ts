@@ -16,14 +16,11 @@ export interface VerifiedFile {
   close(): Promise<void>;
 }
 
-/**
- * Verifies `path` against the signed size and sha256 through one descriptor, with positional reads so the
- * offset stays 0. Whoever renames another file over `path` afterwards changes nothing for the holder of `fd`.
- */
-export async function openVerified(path: string, expected: { size: number; sha256: string }): Promise<VerifiedFile> {
+/** Opens `path` read-only and checks it is a regular file of exactly the signed size (cheap; nothing hashed yet). */
+export async function openSized(path: string, size: number): Promise<{ fd: number; close(): Promise<void> }> {
   const fd = await openAsync(path, 'r');
   let closed = false;
-  const closeFd = async (): Promise<void> => {
+  const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     await closeAsync(fd);
@@ -33,14 +30,28 @@ export async function openVerified(path: string, expected: { size: number; sha25
     if (!st.isFile()) {
       throw new VerifyError('E_VERIFY_SIZE', `${path} is not a regular file`, { context: { path } });
     }
-    // Size first: cheap, and it caps what we hash at the signed length.
-    if (st.size !== expected.size) {
-      throw new VerifyError('E_VERIFY_SIZE', `${path} has ${st.size} bytes, signed size is ${expected.size}`, {
-        context: { path, size: st.size, expected: expected.size },
+    if (st.size !== size) {
+      throw new VerifyError('E_VERIFY_SIZE', `${path} has ${st.size} bytes, signed size is ${size}`, {
+        context: { path, size: st.size, expected: size },
       });
     }
+    return { fd, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * Verifies `path` against the signed size and sha256 through one descriptor, with positional reads so the
+ * offset stays 0. Whoever renames another file over `path` afterwards changes nothing for the holder of `fd`.
+ */
+export async function openVerified(path: string, expected: { size: number; sha256: string }): Promise<VerifiedFile> {
+  // Size first: cheap, and it caps what we hash at the signed length.
+  const file = await openSized(path, expected.size);
+  try {
     // Hash one byte past the signed size so a file that grew after fstat is caught too.
-    const digest = await sha256OfFd(fd, expected.size + 1);
+    const digest = await sha256OfFd(file.fd, expected.size + 1);
     if (digest.size !== expected.size) {
       throw new VerifyError('E_VERIFY_SIZE', `${path} changed size while being verified`, {
         context: { path, size: digest.size, expected: expected.size },
@@ -51,9 +62,9 @@ export async function openVerified(path: string, expected: { size: number; sha25
         context: { path, sha256: digest.sha256, expected: expected.sha256 },
       });
     }
-    return { fd, size: digest.size, sha256: digest.sha256, close: closeFd };
+    return { fd: file.fd, size: digest.size, sha256: digest.sha256, close: file.close };
   } catch (err) {
-    await closeFd();
+    await file.close();
     throw err;
   }
 }

@@ -2,6 +2,17 @@
 
 export type Compression = 'xz' | 'none';
 
+/**
+ * Signed per-chunk hashes of a stream file (optional): chunk i is bytes [i·size, (i+1)·size) of the (compressed)
+ * file, the last one shorter; the device checks each before any byte of it reaches xz or zfs recv.
+ */
+export interface ChunkList {
+  /** Chunk length in bytes: a power of two from 64 KiB to 16 MiB. */
+  size: number;
+  /** Lowercase hex sha256 of every chunk, in order: exactly ceil(stream size / chunk size) of them. */
+  sha256: string[];
+}
+
 /** One way to get from a base (or from nothing) to the target's ZFS snapshot. */
 export interface StreamOffer {
   /** Base version the incremental stream applies to; null for a full stream. */
@@ -13,6 +24,8 @@ export interface StreamOffer {
   /** Lowercase hex sha256 of the (compressed) file. */
   sha256: string;
   compression: Compression;
+  /** Absent in manifests published before chunk hashes (the whole-file sha256 is then checked before import). */
+  chunks?: ChunkList;
 }
 
 export interface Manifest {

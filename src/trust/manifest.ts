@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError, TrustError, UpgradeError } from '../errors.js';
 import { clockFloorInUse } from './clock-floor.js';
 import { decodeUtf8Strict, verifyEnvelope } from './envelope.js';
-import type { Compression, Manifest, StreamOffer, TrustedKey } from './manifest-types.js';
+import type { ChunkList, Compression, Manifest, StreamOffer, TrustedKey } from './manifest-types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -13,12 +13,15 @@ function bad(path: string, message: string): TrustError {
   });
 }
 
-/** An object with exactly `fields`: an unknown key is refused by name, so a typo never silently drops a rule. */
-function exactObject(v: unknown, path: string, fields: readonly string[]): Obj {
+/**
+ * An object with exactly `fields` (and any of `optional`): an unknown key is refused by name, so a typo never
+ * silently drops a rule.
+ */
+function exactObject(v: unknown, path: string, fields: readonly string[], optional: readonly string[] = []): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(path, 'must be a JSON object');
   const o = v as Obj;
   for (const k of Object.keys(o)) {
-    if (!fields.includes(k)) throw bad(path === '' ? k : `${path}.${k}`, `is an unknown key "${k}"`);
+    if (!fields.includes(k) && !optional.includes(k)) throw bad(path === '' ? k : `${path}.${k}`, `is an unknown key "${k}"`);
   }
   for (const f of fields) if (!(f in o)) throw bad(path === '' ? f : `${path}.${f}`, 'is missing');
   return o;
@@ -63,8 +66,25 @@ function isoInstant(v: unknown, path: string): number {
 const STREAM_FIELDS = ['from', 'urls', 'size', 'sha256', 'compression'] as const;
 const MANIFEST_FIELDS = ['schema', 'version', 'label', 'hardware', 'channel', 'issued', 'expires', 'image', 'streams'] as const;
 
+export const MIN_CHUNK = 64 << 10;
+export const MAX_CHUNK = 16 << 20;
+
+function parseChunks(v: unknown, path: string, streamSize: number): ChunkList {
+  const o = exactObject(v, path, ['size', 'sha256']);
+  const size = positiveInt(o.size, `${path}.size`);
+  // Bounded: the device holds three chunks in memory while it feeds the stream.
+  if (size < MIN_CHUNK || size > MAX_CHUNK || (size & (size - 1)) !== 0) {
+    throw bad(`${path}.size`, `must be a power of two from ${MIN_CHUNK} to ${MAX_CHUNK}`);
+  }
+  const count = Math.ceil(streamSize / size);
+  if (!Array.isArray(o.sha256) || o.sha256.length !== count) {
+    throw bad(`${path}.sha256`, `must be an array of ${count} hashes (stream size ${streamSize} / chunk size ${size})`);
+  }
+  return { size, sha256: o.sha256.map((h: unknown, i) => sha256Hex(h, `${path}.sha256[${i}]`)) };
+}
+
 function parseStream(v: unknown, path: string, version: number): StreamOffer {
-  const o = exactObject(v, path, STREAM_FIELDS);
+  const o = exactObject(v, path, STREAM_FIELDS, ['chunks']);
   let from: number | null = null;
   if (o.from !== null) {
     from = positiveInt(o.from, `${path}.from`);
@@ -72,12 +92,14 @@ function parseStream(v: unknown, path: string, version: number): StreamOffer {
   }
   if (o.compression !== 'xz' && o.compression !== 'none') throw bad(`${path}.compression`, 'must be "xz" or "none"');
   const compression: Compression = o.compression;
+  const size = positiveInt(o.size, `${path}.size`);
   return {
     from,
     urls: stringArray(o.urls, `${path}.urls`),
-    size: positiveInt(o.size, `${path}.size`),
+    size,
     sha256: sha256Hex(o.sha256, `${path}.sha256`),
     compression,
+    ...(o.chunks === undefined ? {} : { chunks: parseChunks(o.chunks, `${path}.chunks`, size) }),
   };
 }
 

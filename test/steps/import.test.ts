@@ -10,6 +10,7 @@ import { ZfsError } from '../../src/errors.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { exportImage } from '../../src/steps/export.js';
 import { importStream, type ImportOptions } from '../../src/steps/import.js';
+import { chunkList } from '../../src/publish/chunk-list.js';
 import { buildImageVersions, createPool, makeSendFile, pseudoRandom, sha256File, type PublishedImages, type TestPool } from '../support/zfs-pool.js';
 
 type Stream = { path: string; size: number; sha256: string; compression: 'xz' | 'none'; from: number | null; to: number };
@@ -70,6 +71,8 @@ describe('importStream', () => {
     expect(await importStream({ zfs, log }, opts('chain', s.inc12!))).toBe('received');
     await expectImage('chain', 2);
     expect(await importStream({ zfs, log }, opts('chain', s.inc23!))).toBe('received');
+    // Received on a settled head without asking again: still settled.
+    expect((await zfs.view(`${pool.name}/chain`)).get(`${pool.name}/chain`)).toMatchObject({ mounted: false, readonly: 'on', canmount: 'noauto', atime: 'off' });
     await expectImage('chain', 3);
     expect(await versionsOf('chain')).toEqual([1, 2, 3]);
     expect(await importStream({ zfs, log }, opts('chain', s.inc23!))).toBe('already');
@@ -155,14 +158,19 @@ describe('importStream', () => {
     writeFileSync(path, readFileSync(s.inc12!.path));
     const evil = join(dir, 'race-evil.xz');
     writeFileSync(evil, readFileSync(s.inc13!.path)); // also applies to base 1, but rebuilds version 3
-    // rollback runs after openVerified and before xz starts: the attacker's moment.
+    // recv is called after openVerified and before xz reads a byte: the attacker's moment.
+    let raced = 0;
     const racing: Zfs = Object.assign(Object.create(zfs) as Zfs, {
-      rollback: async (snap: string) => {
-        if (existsSync(evil)) renameSync(evil, path);
-        await zfs.rollback(snap);
+      recv: async (target: string, stdin: number | Readable, o?: object) => {
+        if (existsSync(evil)) {
+          renameSync(evil, path);
+          raced++;
+        }
+        return zfs.recv(target, stdin, o);
       },
     });
     expect(await importStream({ zfs: racing, log }, opts('race', s.inc12!, { streamPath: path }))).toBe('received');
+    expect(raced).toBe(1);
     await expectImage('race', 2);
   });
 
@@ -192,6 +200,59 @@ describe('importStream', () => {
     }
     expect(await importStream({ zfs, log }, opts('junk', s.inc12!))).toBe('received');
     await expectImage('junk', 2);
+  });
+
+  it('with signed chunk hashes: 1→2→3 (xz and uncompressed), each image equal to the publisher image', async () => {
+    for (const [name, full] of [['chunkxz', s.full1!], ['chunkraw', s.full1raw!]] as const) {
+      expect(await importStream({ zfs, log }, opts(name, full, { chunks: await chunkList(full.path, 64 << 10) }))).toBe('received');
+      expect(await importStream({ zfs, log }, opts(name, s.inc12!, { chunks: await chunkList(s.inc12!.path, 64 << 10) }))).toBe('received');
+      expect(await importStream({ zfs, log }, opts(name, s.inc23!, { chunks: await chunkList(s.inc23!.path) }))).toBe('received');
+      expect(await versionsOf(name)).toEqual([1, 2, 3]);
+      await expectImage(name, 3);
+    }
+  });
+
+  it('with chunk hashes: a tampered chunk → E_VERIFY_HASH, a truncated file → E_VERIFY_SIZE, nothing received; then a good import', async () => {
+    await importStream({ zfs, log }, opts('chunkbad', s.full1!));
+    const chunks = await chunkList(s.inc12!.path, 64 << 10);
+    expect(chunks.sha256.length).toBeGreaterThan(2);
+    const bytes = readFileSync(s.inc12!.path);
+    bytes[(64 << 10) + 7]! ^= 0x10; // in chunk 1: chunk 0 went to xz, then the feed stopped
+    const flipped = join(dir, 'chunk-flipped.xz');
+    writeFileSync(flipped, bytes);
+    await expect(importStream({ zfs, log }, opts('chunkbad', s.inc12!, { streamPath: flipped, chunks }))).rejects.toMatchObject({
+      code: 'E_VERIFY_HASH', context: { chunk: 1 },
+    });
+    const short = join(dir, 'chunk-short.xz');
+    writeFileSync(short, readFileSync(s.inc12!.path).subarray(0, s.inc12!.size - 100));
+    await expect(importStream({ zfs, log }, opts('chunkbad', s.inc12!, { streamPath: short, chunks }))).rejects.toMatchObject({ code: 'E_VERIFY_SIZE' });
+    expect(await versionsOf('chunkbad')).toEqual([1]);
+    expect(await importStream({ zfs, log }, opts('chunkbad', s.inc12!, { chunks }))).toBe('received');
+    await expectImage('chunkbad', 2);
+  });
+
+  it('rolls the head back only when the receive says it was modified since the base snapshot', async () => {
+    const calls: string[] = [];
+    const counting: Zfs = Object.assign(Object.create(zfs) as Zfs, {
+      rollback: async (snap: string) => {
+        calls.push(snap);
+        return zfs.rollback(snap);
+      },
+    });
+    await importStream({ zfs: counting, log }, opts('headmod', s.full1!));
+    expect(await importStream({ zfs: counting, log }, opts('headmod', s.inc12!))).toBe('received');
+    expect(calls).toEqual([]); // a settled head needs none
+    // Someone mounted the head and wrote to it: the next diff does not apply until the head is back at @2.
+    const ds = `${pool.name}/headmod`;
+    const mnt = join(dir, 'headmod-mnt');
+    await zfs.setProps(ds, { readonly: 'off', mountpoint: mnt });
+    await zfs.mount(ds);
+    writeFileSync(join(mnt, 'stray'), 'x');
+    await zfs.unmount(ds);
+    expect(await importStream({ zfs: counting, log }, opts('headmod', s.inc23!))).toBe('received');
+    expect(calls).toEqual([`${ds}@2`]);
+    expect(await zfs.getProp(ds, 'readonly')).toBe('on');
+    await expectImage('headmod', 3);
   });
 
   it('retries a busy recv with the same verified file from offset 0 (xz and uncompressed)', async () => {

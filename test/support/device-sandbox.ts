@@ -28,7 +28,7 @@ export interface Fleet {
   target: { version: number | null };
   /** Every check-in report the server received, oldest first. */
   reports: { deviceId?: string; bootedVersion?: number | null; committedVersion?: number | null }[];
-  publishVersion(version: number, from: number[] | 'all', full?: boolean): Promise<void>;
+  publishVersion(version: number, from: number[] | 'all', full?: boolean, chunks?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,10 +54,10 @@ export async function startFleet(opts: { versions: number; sizeMiB?: number; blo
   const zfs = new ZfsCli({ busyTimeoutSec: 30, log: silentLogger() });
   return {
     dir, ca, key, pubPool, images, www, server, target, reports,
-    publishVersion: async (version, from, full = true) => {
+    publishVersion: async (version, from, full = true, chunks = true) => {
       await publish({ zfs, now: () => Date.now() }, {
         dataset: images.dataset, outDir: www, version, label: `test ${version}`, hardware: ['test-board'], channel: 'stable',
-        expiresDays: 30, from, full, compression: 'xz', mirrors: [], imageFile: 'root.img', keys: [key],
+        expiresDays: 30, from, full, compression: 'xz', mirrors: [], imageFile: 'root.img', keys: [key], chunks,
       });
     },
     close: async () => {
@@ -78,12 +78,21 @@ export interface Device {
   close(): Promise<void>;
 }
 
-/** A device that runs image 1: its pool holds @1 (from a full stream), /host/images/1.img is "booted". */
-export async function makeDevice(fleet: Fleet, name: string, extra: Record<string, unknown> = {}, seed = true): Promise<Device> {
+/**
+ * A device that runs image 1: its pool holds @1 (from a full stream), /host/images/1.img is "booted".
+ * `pool.mountpoint: 'none'` makes its pool as `zpool create -m none` does.
+ */
+export async function makeDevice(
+  fleet: Fleet,
+  name: string,
+  extra: Record<string, unknown> = {},
+  seed = true,
+  pool0: { mountpoint?: 'none' } = {},
+): Promise<Device> {
   const dir = mkdtempSync(join(tmpdir(), `ua-dev-${name}-`));
   const host = join(dir, 'host');
   mkdirSync(join(host, 'images'), { recursive: true });
-  const pool = await createPool(dir, 'uadev', 256);
+  const pool = await createPool(dir, 'uadev', 256, pool0);
   if (seed) {
     await seedDevice({
       publisherDataset: fleet.images.dataset, image: fleet.images.versions[0]!, pool: pool.name, dataset: 'images',

@@ -41,6 +41,8 @@ export class FakeZfs implements Zfs {
   private no(): never {
     throw new Error('FakeZfs: not used by the switch');
   }
+  capabilities = async (): Promise<never> => this.no();
+  view = async (): Promise<never> => this.no();
   exists = async (): Promise<boolean> => this.no();
   children = async (): Promise<string[]> => this.no();
   recv = async (): Promise<void> => this.no();

@@ -122,6 +122,20 @@ describe('parseManifestPayload', () => {
     for (const v of ['{oops', '[]', '"x"', 'null', Buffer.from([0x7b, 0xc3, 0x28, 0x7d])]) expect(code(v)).toBe('E_MANIFEST_PAYLOAD');
   });
 
+  it('takes an optional chunk list: parsed when valid, refused by name when its size, count or hashes are wrong', () => {
+    const h = 'ab'.repeat(32);
+    const withChunks = (chunks: unknown, size = stream.size): Manifest => ({ ...at(), streams: [{ ...stream, size, chunks } as typeof stream] });
+    const ok = withChunks({ size: 1 << 20, sha256: [h, h, h] }, (2 << 20) + 1);
+    expect(parseManifestPayload(json(ok)).streams[0]?.chunks).toEqual({ size: 1 << 20, sha256: [h, h, h] });
+    expect(parseManifestPayload(json(at())).streams[0]).not.toHaveProperty('chunks'); // older manifests: none
+    const path = (m: Manifest): unknown => refusal(() => parseManifestPayload(json(m))).context.path;
+    expect(path(withChunks({ size: 1 << 20, sha256: [h, h] }, (2 << 20) + 1))).toBe('streams[0].chunks.sha256');
+    expect(path(withChunks({ size: 1000, sha256: [h] }, 1000))).toBe('streams[0].chunks.size');
+    expect(path(withChunks({ size: 32 << 20, sha256: [h] }, 1000))).toBe('streams[0].chunks.size');
+    expect(path(withChunks({ size: 1 << 20, sha256: ['AB'.repeat(32)] }, 1000))).toBe('streams[0].chunks.sha256[0]');
+    expect(path(withChunks({ size: 1 << 20, sha256: [h], extra: 1 }, 1000))).toBe('streams[0].chunks.extra');
+  });
+
   it('names unknown keys at any depth', () => {
     const err = refusal(() => parseManifestPayload(json({ ...at(), streams: [{ ...stream, mirror: 'x' }] })));
     expect(err.code).toBe('E_MANIFEST_PAYLOAD');
