@@ -12,6 +12,7 @@ import type { SwitchDeps } from '../core/switch.js';
 import { operatorRollback } from '../core/confirm.js';
 import { drive } from '../core/drive.js';
 import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
+import { systemdNotifier, type Notifier } from '../systemd/notify.js';
 
 /** How the daemon waits: the real timers, or the soak test's simulated clock (its `now` is the agent's). */
 export interface Timers {
@@ -35,12 +36,21 @@ export class Daemon {
   private readonly timers: Timers;
   /** The soak test drives the daemon in-process without the control socket. */
   private readonly serveSocket: boolean;
+  /** sd_notify (Type=notify): READY, STATUS with the active deployment's phase, the watchdog's pings. */
+  private readonly notify: Notifier;
 
-  constructor(private readonly agent: Agent, opts: { timers?: Timers; socket?: boolean } = {}) {
+  constructor(private readonly agent: Agent, opts: { timers?: Timers; socket?: boolean; notifier?: Notifier } = {}) {
     this.switchDeps = wireSwitch(agent, { powerOff: () => process.exit(0) });
     this.timers = opts.timers ?? realTimers;
     this.checkin = initialCheckinState(agent.now());
     this.serveSocket = opts.socket ?? true;
+    this.notify = opts.notifier ?? systemdNotifier();
+  }
+
+  /** STATUS=: what the daemon is doing, and the active deployment's phase. */
+  private statusLine(doing: string): string {
+    const d = this.agent.store.active();
+    return d ? `${doing}; deployment ${d.id} (version ${d.version}): ${d.phase}` : `${doing}; no active deployment`;
   }
 
   /** Serialises all work: one runner at a time, whoever asked (timer, upgradectl, another agent). */
@@ -49,6 +59,8 @@ export class Daemon {
     const counted = (): Promise<T> => job().finally(() => this.pending--);
     const run = this.queue.then(counted, counted);
     this.queue = run.catch(() => undefined);
+    // The phase as systemd shows it (`systemctl status`), whenever a job ends.
+    void this.queue.then(() => { if (!this.stopped) this.notify.status(this.statusLine(this.pending > 0 ? 'working' : 'idle')); });
     return run;
   }
 
@@ -61,14 +73,19 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { agent } = this;
-    // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
-    // A failure here is recorded on the deployment (or is the store's, which the next start meets again): the
-    // service stays up to serve status rather than crash-loop on it.
-    await drive(this.switchDeps, 'reconcile').catch((raw: unknown) => {
-      const err = asUpgradeError(raw);
-      agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+    this.notify.status('reconciling the boot');
+    this.notify.startWatchdog();
+    // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs, as the
+    // first job of the queue (requests over the socket wait behind it). A failure here is recorded on the deployment
+    // (or is the store's, which the next start meets again): the service stays up to serve status rather than
+    // crash-loop on it.
+    const startup = this.enqueue(async () => {
+      await drive(this.switchDeps, 'reconcile').catch((raw: unknown) => {
+        const err = asUpgradeError(raw);
+        agent.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+      });
+      new Runner(agent).recover();
     });
-    new Runner(agent).recover();
     if (this.serveSocket) {
       this.server = await startControlServer(agent.config.paths.socket, {
         'GET /ping': async () => ({ ok: true }),
@@ -81,6 +98,11 @@ export class Daemon {
       });
       agent.log.info({ socket: agent.config.paths.socket }, 'daemon started');
     }
+    // READY once the state is open and the socket serves, not after the reconcile: confirming a trial runs health
+    // checks that wait for the boot to complete, and the boot (multi-user.target) waits for this unit's READY.
+    this.notify.ready(this.statusLine('reconciling the boot'));
+    agent.log.info({ pid: process.pid }, 'daemon ready');
+    await startup;
     // Interrupted work resumes first, then the regular schedule takes over.
     this.wake(0);
   }
@@ -135,6 +157,8 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.notify.stopping();
+    this.notify.stopWatchdog();
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.queue;

@@ -35,7 +35,7 @@ describe('systemd units', () => {
 
   it('the check itself catches a broken unit (control)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ua-units-bad-'));
-    const text = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8').replaceAll('/usr/bin/upgradectl', CLI).replace(/^Type=exec$/m, 'Type=bogus');
+    const text = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8').replaceAll('/usr/bin/upgradectl', CLI).replace(/^Type=notify$/m, 'Type=bogus');
     writeFileSync(join(dir, 'upgrade-agent.service'), text);
     const r = await execa('systemd-analyze', ['verify', '--man=no', join(dir, 'upgrade-agent.service')], { reject: false, all: true });
     expect((r.all ?? '').split('\n').filter((l) => l.includes('upgrade-agent'))).not.toEqual([]);
