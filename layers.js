@@ -10,7 +10,7 @@ export const LAYERS = [
   ['core'],
   ['steps'],
   ['trust', 'adapters', 'boot'],
-  ['state', 'util', 'config.ts', 'errors.ts', 'log.ts'],
+  ['state', 'util', 'systemd', 'config.ts', 'errors.ts', 'log.ts'],
 ];
 
 /**

@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The real-boot suite has its own config and command (vitest.vm.config.ts, npm run e2e).
-    exclude: ['test/vm/**', 'node_modules/**'],
+    exclude: ['test/vm/**', 'test/package/**', 'node_modules/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,

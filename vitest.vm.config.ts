@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/vm/**/*.test.ts'],
+    // The real boots, and the package's install tests on Debian chroots (mmdebstrap: network, minutes).
+    include: ['test/package/**/*.test.ts', 'test/vm/**/*.test.ts'],
     testTimeout: 60 * 60_000,
     hookTimeout: 60 * 60_000,
     fileParallelism: false,

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: installs what the project needs, then runs the demo, the tests or the benchmarks.
-#   scripts/dev.sh demo | test | bench | e2e | setup
+#   scripts/dev.sh demo | test | bench | e2e | package | setup
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux mount systemd dash python3 make g++)
-# The real-boot suite also builds a Debian guest and boots it.
-E2E_APT_PACKAGES=(qemu-system-x86 mmdebstrap fdisk)
+# Building the .deb files (dpkg-deb, strip) and checking them.
+PACKAGE_APT_PACKAGES=(dpkg binutils lintian)
+# The real-boot suite also builds a Debian guest and boots it, and installs the package into Debian chroots.
+E2E_APT_PACKAGES=(qemu-system-x86 mmdebstrap fdisk "${PACKAGE_APT_PACKAGES[@]}")
 
 need_apt() {
   local missing=()
@@ -73,5 +75,11 @@ case "$cmd" in
     exit "$rc"
     ;;
   bench) setup; npm run --silent bench -- "$@" ;;
-  *) echo "usage: scripts/dev.sh demo|test|e2e|bench|setup" >&2; exit 64 ;;
+  package)
+    APT_PACKAGES+=("${PACKAGE_APT_PACKAGES[@]}")
+    need_apt; need_npm
+    npm run --silent package -- "$@"
+    lintian --fail-on error,warning .cache/package/*.deb
+    ;;
+  *) echo "usage: scripts/dev.sh demo|test|e2e|bench|package|setup" >&2; exit 64 ;;
 esac

@@ -9,6 +9,7 @@ import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
 import { drive } from '../core/drive.js';
 import { afterCheckin, initialCheckinState, nextWakeDelayMs, type CheckinState } from './schedule.js';
+import { systemdNotifier, type Notifier } from '../systemd/notify.js';
 
 /** How the daemon waits: the real timers, or the soak test's simulated clock (its `now` is the agent's). */
 export interface Timers {
@@ -31,11 +32,20 @@ export class Daemon {
   private readonly timers: Timers;
   /** The soak test drives the daemon in-process without the control socket. */
   private readonly serveSocket: boolean;
+  /** sd_notify (Type=notify): READY, STATUS with the active deployment's phase, the watchdog's pings. */
+  private readonly notify: Notifier;
 
-  constructor(private readonly device: Device, opts: { timers?: Timers; socket?: boolean } = {}) {
+  constructor(private readonly device: Device, opts: { timers?: Timers; socket?: boolean; notifier?: Notifier } = {}) {
     this.timers = opts.timers ?? realTimers;
     this.checkin = initialCheckinState(device.now());
     this.serveSocket = opts.socket ?? true;
+    this.notify = opts.notifier ?? systemdNotifier();
+  }
+
+  /** STATUS=: what the daemon is doing, and the active deployment's phase. */
+  private statusLine(doing: string): string {
+    const d = this.device.store.active();
+    return d ? `${doing}; deployment ${d.id} (version ${d.version}): ${d.phase}` : `${doing}; no active deployment`;
   }
 
   /** Serialises all work: one runner at a time, whoever asked (timer, upgradectl, another agent). */
@@ -44,6 +54,8 @@ export class Daemon {
     const counted = (): Promise<T> => job().finally(() => this.pending--);
     const run = this.queue.then(counted, counted);
     this.queue = run.catch(() => undefined);
+    // The phase as systemd shows it (`systemctl status`), whenever a job ends.
+    void this.queue.then(() => { if (!this.stopped) this.notify.status(this.statusLine(this.pending > 0 ? 'working' : 'idle')); });
     return run;
   }
 
@@ -56,14 +68,19 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { device } = this;
-    // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs.
-    // A failure here is recorded on the deployment (or is the store's, which the next start meets again): the
-    // service stays up to serve status rather than crash-loop on it.
-    await drive(this.device, 'reconcile').catch((raw: unknown) => {
-      const err = asUpgradeError(raw);
-      device.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+    this.notify.status('reconciling the boot');
+    this.notify.startWatchdog();
+    // What booted decides first: a trial is confirmed (or recorded as fallen back) before anything else runs, as the
+    // first job of the queue (requests over the socket wait behind it). A failure here is recorded on the deployment
+    // (or is the store's, which the next start meets again): the service stays up to serve status rather than
+    // crash-loop on it.
+    const startup = this.enqueue(async () => {
+      await drive(this.device, 'reconcile').catch((raw: unknown) => {
+        const err = asUpgradeError(raw);
+        device.log.error({ code: err.code, err: err.message }, 'reconciliation after start failed');
+      });
+      new Runner(device).recover();
     });
-    new Runner(device).recover();
     if (this.serveSocket) {
       this.server = await startControlServer(device.config.paths.socket, {
         'GET /ping': async () => ({ ok: true }),
@@ -76,6 +93,11 @@ export class Daemon {
       });
       device.log.info({ socket: device.config.paths.socket }, 'daemon started');
     }
+    // READY once the state is open and the socket serves, not after the reconcile: confirming a trial runs health
+    // checks that wait for the boot to complete, and the boot (multi-user.target) waits for this unit's READY.
+    this.notify.ready(this.statusLine('reconciling the boot'));
+    device.log.info({ pid: process.pid }, 'daemon ready');
+    await startup;
     // Interrupted work resumes first, then the regular schedule takes over.
     this.wake(0);
   }
@@ -130,6 +152,8 @@ export class Daemon {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.notify.stopping();
+    this.notify.stopWatchdog();
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.queue;

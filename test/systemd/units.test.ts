@@ -20,6 +20,17 @@ describe('systemd units', () => {
     expect(readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8')).toMatch(/^KillMode=control-group$/m);
   });
 
+  it('the daemon is Type=notify with a watchdog, restarted on failure, and runs at low CPU and I/O priority', () => {
+    const daemon = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8');
+    // NotifyAccess=all: the datagrams come from the agent's long-lived perl child (src/systemd/datagram.ts).
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=3min', 'Restart=on-failure', 'CPUWeight=20', 'IOWeight=20', 'Nice=10']) {
+      expect(daemon).toMatch(new RegExp(`^${line}$`, 'm'));
+    }
+    // Longer than the confirm unit may hold the runner lock, which the daemon waits for before READY.
+    expect(daemon).toMatch(/^TimeoutStartSec=20min$/m);
+    expect(readFileSync(join(UNITS_DIR, 'upgrade-agent-confirm.service'), 'utf8')).toMatch(/^TimeoutStartSec=15min$/m);
+  });
+
   it.each(['upgrade-agent.service', 'upgrade-agent-confirm.service'])('%s passes systemd-analyze verify', async (unit) => {
     const dir = mkdtempSync(join(tmpdir(), 'ua-units-'));
     chmodSync(CLI, 0o755);
@@ -35,7 +46,7 @@ describe('systemd units', () => {
 
   it('the check itself catches a broken unit (control)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ua-units-bad-'));
-    const text = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8').replaceAll('/usr/bin/upgradectl', CLI).replace(/^Type=exec$/m, 'Type=bogus');
+    const text = readFileSync(join(UNITS_DIR, 'upgrade-agent.service'), 'utf8').replaceAll('/usr/bin/upgradectl', CLI).replace(/^Type=notify$/m, 'Type=bogus');
     writeFileSync(join(dir, 'upgrade-agent.service'), text);
     const r = await execa('systemd-analyze', ['verify', '--man=no', join(dir, 'upgrade-agent.service')], { reject: false, all: true });
     expect((r.all ?? '').split('\n').filter((l) => l.includes('upgrade-agent'))).not.toEqual([]);

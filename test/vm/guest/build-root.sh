@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Builds the e2e appliance's Debian bookworm root as a tar: kernel, systemd, zfs-fuse, our initramfs hooks in the initrd.
-#   build-root.sh OUT.tar PROJECT_DIR
-# The tar is cached by the harness under a hash of this script, packages.txt and the initramfs hooks.
+# Builds the e2e appliance's Debian bookworm root as a tar: kernel, systemd, zfs-fuse; the agent comes later, from its package.
+#   build-root.sh OUT.tar
+# The tar is cached by the harness under a hash of this script and packages.txt.
 set -euo pipefail
 out=$1
-project=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs=$(grep -v '^#' "$here/packages.txt" | grep . | paste -sd, -)
 
@@ -26,8 +25,7 @@ mmdebstrap --variant=minbase --format=tar --include="$pkgs" \
     printf '%s\n' virtio_pci virtio_blk ext4 loop > \"\$root/etc/initramfs-tools/modules\"
     # A root built without our hooks: the initrd of the e2e 'broken image' (cannot boot an image file).
     chroot \"\$root\" mkinitramfs -o /boot/initrd.img-\$kver.nohook \$kver
-    install -m 755 '$project/initramfs-hooks/hooks/upgrade-agent' \"\$root/etc/initramfs-tools/hooks/upgrade-agent\"
-    install -m 755 '$project/initramfs-hooks/scripts/local-bottom/upgrade-agent' \"\$root/etc/initramfs-tools/scripts/local-bottom/upgrade-agent\"
+    # The initrd with our hooks is made when the harness installs the package into the tree (its update-initramfs trigger).
     chroot \"\$root\" update-initramfs -u -k \$kver
     keep=\$(for m in $keep_modules; do chroot \"\$root\" modprobe -S \$kver --show-depends \$m 2>/dev/null | awk '\$1==\"insmod\"{print \$2}'; done | sort -u)
     find \"\$root/lib/modules/\$kver/kernel\" -name '*.ko*' | while read -r f; do

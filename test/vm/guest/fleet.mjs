@@ -2,7 +2,7 @@
 // POST /v1/checkin answers with the target named in /srv/fleet/target.json ({"version": N} or {"version": null}), or in
 // /run/e2e/target.json once the e2e reporter has written it (a boot that offers the next version after settling).
 import { existsSync, readFileSync } from 'node:fs';
-import { startFleetServer } from '/opt/upgrade-agent/dist/src/fleet/server.js';
+import { startFleetServer } from '/usr/lib/upgrade-agent/dist/src/fleet/server.js';
 
 const root = '/srv/fleet';
 const server = await startFleetServer({

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { setInterval } from 'node:timers';
 
-const require = createRequire('/opt/upgrade-agent/package.json');
+const require = createRequire('/usr/lib/upgrade-agent/package.json');
 const Database = require('better-sqlite3');
 const out = openSync('/dev/ttyS1', 'w');
 const mark = (kind, data) => writeSync(out, `E2E ${kind} ${JSON.stringify(data ?? null)}\n`);

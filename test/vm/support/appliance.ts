@@ -1,6 +1,6 @@
-// The e2e appliance's root tree: the cached Debian root plus Node, the built agent and its units, installed as the README says.
-import { chmodSync, copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The e2e appliance's root tree: the cached Debian root with the agent installed from its .deb, as the README says.
+import { chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 
 export const POOL = 'uae2e';
@@ -40,15 +40,17 @@ export function guestConfig(key: { keyid: string; publicKey: string }): object {
 }
 
 /**
- * Extracts the root tar into `dir` and installs: Node (the host's binary: same Debian release and glibc), the built
- * project with production node_modules under /opt/upgrade-agent, /usr/bin/upgradectl, the agent's units enabled with
- * systemctl, the e2e helpers (fleet server, pool import, reporter, health check), and the config.
+ * Extracts the root tar into `dir` and installs the agent from its packages, as the README says: one
+ * `apt-get install ./upgrade-agent_….deb ./upgrade-agent-node_….deb` in the tree (chroot, policy-rc.d keeping services
+ * from starting), whose maintainer scripts enable the units and whose trigger builds the initrd with our hooks. The guest
+ * is Debian 12, whose nodejs is 18: upgrade-agent-node brings the build machine's Node.js (/usr/bin/node is linked to it
+ * for the e2e helpers only). Then the e2e helpers (fleet server, pool import, reporter, health check) and the config.
  */
 export async function buildApplianceTree(opts: {
   rootTar: string;
   dir: string;
   projectDir: string;
-  nodeModulesDir: string;
+  debs: string[];
   key: { keyid: string; publicKey: string };
 }): Promise<ApplianceTree> {
   const { dir, projectDir } = opts;
@@ -57,20 +59,9 @@ export async function buildApplianceTree(opts: {
   await sh('tar', ['-C', dir, '--numeric-owner', '-xpf', opts.rootTar]);
   const kernelVersion = (await sh('ls', [at('lib/modules')])).stdout.trim();
 
-  copyFileSync(process.execPath, at('usr/bin/node'));
-  chmodSync(at('usr/bin/node'), 0o755);
-  const opt = at('opt/upgrade-agent');
-  mkdirSync(opt, { recursive: true });
-  cpSync(join(projectDir, 'dist'), join(opt, 'dist'), { recursive: true });
-  cpSync(opts.nodeModulesDir, join(opt, 'node_modules'), { recursive: true, verbatimSymlinks: true });
-  copyFileSync(join(projectDir, 'package.json'), join(opt, 'package.json'));
-  symlinkSync('/opt/upgrade-agent/dist/src/cli/upgradectl.js', at('usr/bin/upgradectl'));
-  mkdirSync(at('usr/share/doc/upgrade-agent'), { recursive: true });
-  copyFileSync(join(projectDir, 'README.md'), at('usr/share/doc/upgrade-agent/README.md'));
+  await installPackages(dir, opts.debs);
+  symlinkSync('/usr/lib/upgrade-agent/node/bin/node', at('usr/bin/node'));
 
-  for (const unit of ['upgrade-agent.service', 'upgrade-agent-confirm.service']) {
-    copyFileSync(join(projectDir, 'systemd', unit), at(`etc/systemd/system/${unit}`));
-  }
   const guest = join(projectDir, 'test/vm/guest');
   mkdirSync(at('usr/lib/e2e'), { recursive: true });
   for (const f of ['reporter.mjs', 'prepare.mjs', 'fleet.mjs', 'health-check', 'import-pool']) {
@@ -85,8 +76,8 @@ export async function buildApplianceTree(opts: {
     mkdirSync(at(`etc/systemd/system/${unit}.d`), { recursive: true });
     writeFileSync(at(`etc/systemd/system/${unit}.d/e2e-env.conf`), '[Service]\nEnvironmentFile=-/run/e2e/agent.env\n');
   }
-  await sh('systemctl', ['--root', dir, 'enable', 'upgrade-agent.service', 'upgrade-agent-confirm.service',
-    'e2e-fleet.service', 'e2e-pool.service', 'e2e-prepare.service', 'e2e-reporter.service']);
+  // The agent's own units were enabled by the package's postinst.
+  await sh('systemctl', ['--root', dir, 'enable', 'e2e-fleet.service', 'e2e-pool.service', 'e2e-prepare.service', 'e2e-reporter.service']);
   // serial-getty on the console port hangs up the tty mid-output; nobody logs in here.
   await sh('systemctl', ['--root', dir, 'mask', 'serial-getty@ttyS0.service', 'getty@tty1.service']);
 
@@ -113,13 +104,26 @@ export async function buildApplianceTree(opts: {
   return { dir, kernelVersion };
 }
 
-/** Production dependencies only: a copy of the project's node_modules pruned by npm (no network needed). */
-export async function productionNodeModules(projectDir: string, workDir: string): Promise<string> {
-  const dir = join(workDir, 'prod');
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(projectDir, 'package.json'), join(dir, 'package.json'));
-  copyFileSync(join(projectDir, 'package-lock.json'), join(dir, 'package-lock.json'));
-  cpSync(join(projectDir, 'node_modules'), join(dir, 'node_modules'), { recursive: true, verbatimSymlinks: true });
-  await execa('npm', ['prune', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir });
-  return join(dir, 'node_modules');
+/** `apt-get install ./<deb>...` inside the tree, with /proc and /dev for update-initramfs; nothing is fetched. */
+async function installPackages(dir: string, debs: string[]): Promise<void> {
+  const policy = join(dir, 'usr/sbin/policy-rc.d');
+  writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  const names = debs.map((d) => {
+    copyFileSync(d, join(dir, 'tmp', basename(d)));
+    return `./${basename(d)}`;
+  });
+  await sh('mount', ['-t', 'proc', 'proc', join(dir, 'proc')]);
+  await sh('mount', ['--bind', '/dev', join(dir, 'dev')]);
+  try {
+    const r = await execa('chroot', [dir, 'sh', '-c', `cd /tmp && apt-get install -y --no-install-recommends ${names.join(' ')}`], {
+      env: { DEBIAN_FRONTEND: 'noninteractive', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' }, all: true, reject: false,
+    });
+    if (r.exitCode !== 0) throw new Error(`apt-get install in the appliance tree exited ${r.exitCode}:\n${r.all?.slice(-4000)}`);
+    if (!/update-initramfs: Generating/.test(r.all ?? '')) throw new Error(`the package's trigger built no initrd:\n${r.all?.slice(-4000)}`);
+  } finally {
+    await execa('umount', ['-l', join(dir, 'dev')], { reject: false });
+    await execa('umount', ['-l', join(dir, 'proc')], { reject: false });
+    rmSync(policy, { force: true });
+    for (const n of names) rmSync(join(dir, 'tmp', n.slice(2)), { force: true });
+  }
 }

@@ -9,8 +9,6 @@ const GUEST_DIR = 'test/vm/guest';
 export const ROOT_INPUTS = [
   `${GUEST_DIR}/build-root.sh`,
   `${GUEST_DIR}/packages.txt`,
-  'initramfs-hooks/hooks/upgrade-agent',
-  'initramfs-hooks/scripts/local-bottom/upgrade-agent',
 ];
 
 export function rootCacheKey(projectDir: string): string {
@@ -32,7 +30,7 @@ export async function guestRootTar(projectDir: string, cacheDir: string, log: (s
   for (const p of [tar, partial]) rmSync(p, { recursive: true, force: true });
   const started = Date.now();
   log(`guest root: building ${tar} (mmdebstrap bookworm)`);
-  const r = await execa('bash', [join(projectDir, GUEST_DIR, 'build-root.sh'), partial, projectDir], { all: true, reject: false });
+  const r = await execa('bash', [join(projectDir, GUEST_DIR, 'build-root.sh'), partial], { all: true, reject: false });
   if (r.exitCode !== 0) throw new Error(`build-root.sh exited ${r.exitCode}:\n${r.all?.slice(-4000)}`);
   if (!statSync(partial).isFile()) throw new Error(`build-root.sh left no tar file at ${partial}`);
   renameSync(partial, tar);
