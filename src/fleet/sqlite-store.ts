@@ -130,6 +130,6 @@ export class SqliteFleetStore implements FleetStore {
     return this.run('remove diff', () => void this.db.prepare('DELETE FROM diffs WHERE from_v = ? AND to_v = ?').run(from, to));
   }
   close(): Promise<void> {
-    return this.run('close', () => this.db.close());
+    return this.run('close', () => void this.db.close());
   }
 }
