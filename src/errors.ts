@@ -87,6 +87,13 @@ export const ERROR_CODES = {
   E_GRUBENV_GARBLED: { message: 'grubenv is not a valid 1024-byte GRUB environment block' },
   E_GRUBENV_TOO_LARGE: { message: 'variables do not fit in the 1024-byte grubenv' },
   E_GRUBENV_INVALID: { message: 'grubenv variable or trial version is not valid' },
+  E_DELEGATION_SIGNATURE: { message: 'the diff delegation is not signed by enough distinct trusted keys' },
+  E_DELEGATION_PAYLOAD: { message: 'the diff delegation payload is malformed' },
+  E_DELEGATION_SCOPE: { message: 'the diff delegation does not cover this manifest, base, size or time' },
+  E_DIFF_STATEMENT_SIGNATURE: { message: 'the diff statement is not signed by the delegated key' },
+  E_DIFF_STATEMENT_PAYLOAD: { message: 'the diff statement or its document is malformed' },
+  E_DIFF_STATEMENT_MISMATCH: { message: 'the diff statement names another version, base, manifest or compression' },
+  E_DIFF_BUILD: { message: 'an on-demand diff build failed or timed out (the fleet server offers the full stream)' },
   E_INTERNAL: { message: 'unexpected internal error' },
 } as const satisfies Record<string, ErrorClass>;
 

@@ -169,7 +169,7 @@ export async function startFleetServer(opts: FleetServerOptions): Promise<FleetS
   };
 }
 
-async function serveFile(
+export async function serveFile(
   req: IncomingMessage, res: ServerResponse, file: string, info: BigIntStats, st: PathStats, f: FaultHooks,
 ): Promise<void> {
   const fh = await open(file, 'r');

@@ -1,0 +1,136 @@
+// On-demand diff builds: one build per pair however many ask, a bounded queue and concurrency, a deadline per build.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UpgradeError, asUpgradeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DiffRow, FleetStore } from './fleet-store.js';
+import { pairKey, retryAfterSec } from './diff-policy.js';
+
+/** Writes the `from`→`to` stream to `outFile` (tmp + rename is the builder's job); aborted on the deadline. */
+export interface DiffBuilder {
+  canBuild(from: number, to: number): Promise<boolean>;
+  build(from: number, to: number, outFile: string, signal: AbortSignal): Promise<{ size: number; sha256: string }>;
+}
+
+export type DiffAsk =
+  | { kind: 'ready'; row: DiffRow }
+  | { kind: 'building'; retryAfterSec: number }
+  | { kind: 'busy'; retryAfterSec: number }
+  | { kind: 'failed'; code: string; message: string }
+  | { kind: 'unavailable' };
+
+export interface DiffBuildsOptions {
+  store: FleetStore;
+  builder: DiffBuilder | null;
+  dir: string;
+  fileName: (from: number, to: number) => string;
+  concurrency: number;
+  maxQueue: number;
+  timeoutMs: number;
+  failedRetryMs: number;
+  now: () => number;
+  log: Logger;
+  /** After each successful build (housekeeping runs here). */
+  built?: (row: DiffRow) => Promise<void>;
+}
+
+interface Job { from: number; to: number; startedAt: number | null; done: Promise<void>; resolve: () => void }
+
+export class DiffBuilds {
+  private readonly jobs = new Map<string, Job>();
+  private readonly queue: string[] = [];
+  private running = 0;
+  private readonly failures = new Map<string, { at: number; code: string; message: string }>();
+  private readonly recentMs: number[] = [];
+  readonly stats = { started: 0, succeeded: 0, failed: 0, answered202: 0 };
+
+  constructor(private readonly o: DiffBuildsOptions) {}
+
+  /** Where the pair stands; a missing diff is queued (once) when it can be built. */
+  async ask(from: number, to: number): Promise<DiffAsk> {
+    const key = pairKey(from, to);
+    const row = await this.o.store.diff(from, to);
+    if (row) return { kind: 'ready', row };
+    const job = this.jobs.get(key);
+    if (job) return this.building(job, key);
+    const failed = this.failures.get(key);
+    if (failed && this.o.now() - failed.at < this.o.failedRetryMs) return { kind: 'failed', code: failed.code, message: failed.message };
+    if (!this.o.builder || !(await this.o.builder.canBuild(from, to))) return { kind: 'unavailable' };
+    if (this.queue.length >= this.o.maxQueue) {
+      return { kind: 'busy', retryAfterSec: retryAfterSec(this.recentMs, { running: false, position: this.queue.length }, this.o.concurrency) };
+    }
+    let resolve = (): void => {};
+    const done = new Promise<void>((r) => (resolve = r));
+    const fresh: Job = { from, to, startedAt: null, done, resolve };
+    this.jobs.set(key, fresh);
+    this.queue.push(key);
+    this.pump();
+    return this.building(fresh, key);
+  }
+
+  /** Settles when the pair's build (if any) ended; for tests and shutdown. */
+  async settled(from: number, to: number): Promise<void> {
+    await this.jobs.get(pairKey(from, to))?.done;
+  }
+
+  recentBuildMs(): readonly number[] {
+    return this.recentMs;
+  }
+
+  queued(): number {
+    return this.queue.length;
+  }
+
+  private building(job: Job, key: string): DiffAsk {
+    this.stats.answered202++;
+    const where = job.startedAt === null ? { running: false as const, position: Math.max(0, this.queue.indexOf(key)) } : { running: true as const, elapsedMs: this.o.now() - job.startedAt };
+    return { kind: 'building', retryAfterSec: retryAfterSec(this.recentMs, where, this.o.concurrency) };
+  }
+
+  private pump(): void {
+    while (this.running < this.o.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      const job = this.jobs.get(key) as Job;
+      this.running++;
+      void this.run(job, key).finally(() => {
+        this.running--;
+        this.jobs.delete(key);
+        job.resolve();
+        this.pump();
+      });
+    }
+  }
+
+  private async run(job: Job, key: string): Promise<void> {
+    const builder = this.o.builder as DiffBuilder;
+    const file = join(this.o.dir, this.o.fileName(job.from, job.to));
+    job.startedAt = this.o.now();
+    this.stats.started++;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new UpgradeError('E_DIFF_BUILD', `build ${key} exceeded ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
+    try {
+      // A builder that ignores the signal still cannot hold the job past its deadline.
+      const deadline = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true }));
+      deadline.catch(() => undefined);
+      const digest = await Promise.race([builder.build(job.from, job.to, file, ac.signal), deadline]);
+      const buildMs = this.o.now() - job.startedAt;
+      const row: DiffRow = { from: job.from, to: job.to, file, size: digest.size, sha256: digest.sha256, builtAt: this.o.now(), buildMs, lastServedAt: this.o.now(), served: 0 };
+      await this.o.store.putDiff(row);
+      this.recentMs.push(buildMs);
+      if (this.recentMs.length > 5) this.recentMs.shift();
+      this.failures.delete(key);
+      this.stats.succeeded++;
+      this.o.log.info({ pair: key, size: digest.size, buildMs }, 'diff built');
+      await this.o.built?.(row);
+    } catch (raw) {
+      const err = ac.signal.aborted ? asUpgradeError(ac.signal.reason) : asUpgradeError(raw);
+      const code = err.code === 'E_INTERNAL' ? 'E_DIFF_BUILD' : err.code;
+      rmSync(file, { force: true });
+      this.failures.set(key, { at: this.o.now(), code, message: err.message });
+      this.stats.failed++;
+      this.o.log.warn({ pair: key, code, err: err.message }, 'diff build failed; devices get the full stream');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
