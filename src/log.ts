@@ -6,8 +6,7 @@ import { priorityOf, sendJournal, type JournalFields } from './systemd/journal.j
 export type { Logger };
 
 /**
- * The catalog's events (src/systemd/catalog.ts) get their MESSAGE_ID in the JSON line, and, under systemd, a native
- * journal entry of their own (MESSAGE, MESSAGE_ID, PRIORITY and the line's scalar fields, upper-cased): journald keeps
+ * The catalog's events (src/systemd/catalog.ts) get, under systemd, a native journal entry of their own (MESSAGE, MESSAGE_ID, PRIORITY and the line's scalar fields, upper-cased): journald keeps
  * pino's stdout lines as text, so only that entry is searchable by field (`journalctl MESSAGE_ID=…`) and explained by
  * `journalctl -x`.
  */
@@ -25,7 +24,8 @@ function catalogHook(this: Logger, args: Parameters<LogFn>, method: LogFn, level
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[`UA_${k}`] = v;
   }
   sendJournal({ MESSAGE: msg as string, MESSAGE_ID: id, PRIORITY: priorityOf(level), SYSLOG_IDENTIFIER: 'upgrade-agent', ...fields });
-  method.call(this, { ...(obj ?? {}), MESSAGE_ID: id }, msg as string);
+  // The JSON line stays as it was (the QEMU suite matches its field order).
+  method.apply(this, args);
 }
 
 export function createLogger(opts: { level?: string; name?: string; fd?: number } = {}): Logger {
