@@ -72,7 +72,7 @@ export const VERBS: Record<string, Verb> = {
       'expires-days': { kind: 'value', arg: 'DAYS', help: 'the manifest expires this many days after it is issued (default 30)' },
       from: { kind: 'list', arg: 'N', help: 'base versions of the diffs (default every earlier snapshot); repeat or separate with commas' },
       'no-full': { kind: 'bool', help: 'no full stream, diffs only' },
-      'no-chunks': { kind: 'bool', help: 'no signed chunk hashes (for fleets that still run agents from before them)' },
+      chunks: { kind: 'bool', help: 'also sign per-chunk hashes (only once no device runs an agent from before them)' },
       compression: { kind: 'value', arg: 'xz|none', help: 'stream compression (default xz)' },
       'base-url': { kind: 'list', arg: 'URL', help: 'mirror serving the same directory; repeat or separate with commas for several' },
       'image-file': { kind: 'value', arg: 'FILE', help: 'the image inside a file-layout dataset (default root.img)' },

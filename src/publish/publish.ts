@@ -123,7 +123,7 @@ export async function publish(deps: { zfs: Zfs; now: () => number }, o: PublishO
       size: digest.size,
       sha256: digest.sha256,
       compression: o.compression,
-      ...(o.chunks === false ? {} : { chunks: await chunkList(path) }),
+      ...(o.chunks === true ? { chunks: await chunkList(path) } : {}),
     });
     made.push({ from, file: path, ...digest });
   }

@@ -38,7 +38,7 @@ export function publishOptions(args: ParsedArgs): PublishOptions {
     expiresDays: intFlag(args, 'expires-days', 30),
     from: from.length ? from : 'all',
     full: args.flags['no-full'] !== true,
-    chunks: args.flags['no-chunks'] !== true,
+    chunks: args.flags['chunks'] === true,
     compression,
     mirrors: flagList(args, 'base-url'),
     imageFile: flagString(args, 'image-file') ?? 'root.img',
