@@ -27,7 +27,7 @@ describe('journald catalog', () => {
   it('every catalog message is logged by the agent, word for word', () => {
     const code = sources(join(process.cwd(), 'src')).filter((f) => !f.endsWith('catalog.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const e of CATALOG) expect(code, e.msg).toContain(`'${e.msg}');`);
-    expect(messageId('trial armed')).toBe(CATALOG.find((e) => e.event === 'armed')!.id);
+    expect(messageId('trial armed')).toBe(CATALOG.find((e) => e.msg === 'trial armed')!.id);
     expect(messageId('step done')).toBeUndefined();
   });
 
