@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // upgradectl for the sandbox (the demo, the subprocess tests): the same verbs, with the simulated power cycle as rebooter.
 import { runCli } from '../cli/run.js';
 import { SandboxRebooter } from './rebooter.js';
