@@ -4,6 +4,7 @@ import { ZfsCli, type Zfs } from '../src/adapters/zfs.js';
 import { silentLogger } from '../src/log.js';
 import { exportImage, type ExportOptions } from '../src/steps/export.js';
 import { importStream, type ImportOptions } from '../src/steps/import.js';
+import { XzCli } from '../src/adapters/decompress.js';
 
 export type ChildArgs = { op: 'import'; opts: ImportOptions } | { op: 'export'; opts: ExportOptions };
 
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   if (!raw) throw new Error('usage: node dist/bench/import-child.js <json ChildArgs>');
   const args = JSON.parse(raw) as ChildArgs;
   const calls: Interval[] = [];
-  const deps = { zfs: recording(new ZfsCli({ busyTimeoutSec: 60 }), calls), log: silentLogger() };
+  const deps = { zfs: recording(new ZfsCli({ busyTimeoutSec: 60 }), calls), log: silentLogger(), decompressor: new XzCli() };
   const startRSSKiB = process.resourceUsage().maxRSS;
   const t0 = performance.now();
   const result = args.op === 'import' ? await importStream(deps, args.opts) : await exportImage(deps, args.opts);

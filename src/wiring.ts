@@ -16,6 +16,7 @@ import { LoopMounter } from './adapters/image-mount.js';
 import { E2fsck } from './adapters/fsck.js';
 import { FileGrubPort } from './adapters/grub-port.js';
 import { idleProbesFrom, runIdleProbes } from './adapters/idle-probes.js';
+import { XzCli } from './adapters/decompress.js';
 import { LoopImageStager } from './steps/image-stager.js';
 import { runHealthChecks } from './steps/health.js';
 import { readMounts } from './util/proc-mounts.js';
@@ -67,6 +68,7 @@ export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: (
     config, store, log, now, dispatcher,
     random: opts.random ?? Math.random,
     zfs: new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log }),
+    decompressor: new XzCli(),
     boot,
     space: statfsSpace,
     rebooter: opts.rebooter ? opts.rebooter({ config, log, powerOff }) : new SystemdRebooter(),

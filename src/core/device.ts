@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config.js';
 import type { Store } from '../state/store.js';
 import type { Zfs } from '../adapters/zfs.js';
+import type { Decompressor } from '../adapters/decompress.js';
 import type { Logger } from '../log.js';
 import type { BootInfo, Rebooter } from '../adapters/boot.js';
 import type { IdleVerdict } from '../adapters/idle-probes.js';
@@ -21,6 +22,8 @@ export interface Device {
   config: Config;
   store: Store;
   zfs: Zfs;
+  /** What an xz stream goes through on its way to zfs recv. */
+  decompressor: Decompressor;
   /** HTTPS for check-ins, manifests and streams (the pinned CA, our own redirect policy). */
   dispatcher: Dispatcher;
   log: Logger;

@@ -93,12 +93,12 @@ export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
 }
 
 export async function runImport(ctx: Device, d: Deployment): Promise<void> {
-  const { config, zfs, log, store } = ctx;
+  const { config, zfs, log, store, decompressor } = ctx;
   const m = manifestOf(d);
   const stream = chosenStream(m, d);
   const paths = streamPaths(config.paths.downloadsDir, d);
   const result = await importStream(
-    { zfs, log },
+    { zfs, log, decompressor },
     {
       streamPath: paths.complete,
       size: stream.size,

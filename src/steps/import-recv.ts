@@ -1,5 +1,5 @@
-// One receive attempt: a verified fd, or a chunk-checked feed, through `xz -dc` (or not) into zfs recv.
-import { spawn } from 'node:child_process';
+// One receive attempt: a verified fd, or a chunk-checked feed, through the decompressor (or not) into zfs recv.
+import type { Decompressor } from '../adapters/decompress.js';
 import type { RecvFeed, RecvOptions, Zfs } from '../adapters/zfs.js';
 import { isPipeError } from '../adapters/zfs-cli.js';
 import { UpgradeError, ZfsError } from '../errors.js';
@@ -8,34 +8,17 @@ import type { Logger } from '../log.js';
 /** Where the stream's bytes come from: a descriptor checked as a whole before, or a feed that checks as it writes. */
 export type StreamSource = { fd: number } | { feed: RecvFeed };
 
-interface XzExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  error?: Error;
-}
-
 /** One receive attempt into `target` (`dataset@version`); a feed's own failure (a bad chunk) wins over the rest. */
 export async function receiveOnce(
-  deps: { zfs: Zfs; log: Logger },
+  deps: { zfs: Zfs; log: Logger; decompressor: Decompressor },
   source: StreamSource,
   compression: 'xz' | 'none',
   target: string,
   opts: RecvOptions,
 ): Promise<void> {
   if (compression === 'none') return deps.zfs.recv(target, 'fd' in source ? source.fd : source.feed, opts);
-  const xz = spawn('xz', ['-dc'], { stdio: ['fd' in source ? source.fd : 'pipe', 'pipe', 'pipe'] });
-  const { stdin: xzIn, stdout: xzOut, stderr: xzErr } = xz;
-  if (!xzOut || !xzErr) throw new Error('spawn gave xz no stdout/stderr pipe');
-  const xzDone = new Promise<XzExit>((resolve) => {
-    let stderr = '';
-    let error: Error | undefined;
-    xzErr.on('data', (d: Buffer) => {
-      if (stderr.length < 8192) stderr += d.toString();
-    });
-    xz.on('error', (err) => (error = err));
-    xz.on('close', (code, signal) => resolve({ code, signal, stderr: stderr.trim(), ...(error ? { error } : {}) }));
-  });
+  const xz = deps.decompressor.start('fd' in source ? source.fd : 'pipe');
+  const { stdin: xzIn, stdout: xzOut } = xz;
   let fed: Promise<unknown> = Promise.resolve(null);
   if ('feed' in source && xzIn) {
     xzIn.on('error', () => undefined); // EPIPE once xz died: its own exit says why
@@ -43,7 +26,7 @@ export async function receiveOnce(
       () => new Promise<null>((resolve) => xzIn.end(() => resolve(null))),
       (err: unknown) => {
         // Nothing of the bad chunk was written; xz dies before it could flush more of what it already has.
-        xz.kill('SIGKILL');
+        xz.kill();
         xzIn.destroy();
         return err;
       },
@@ -54,7 +37,7 @@ export async function receiveOnce(
     () => null,
     (err: unknown) => err,
   );
-  const [recvErr, x, feedErr] = await Promise.all([recv, xzDone, fed]);
+  const [recvErr, x, feedErr] = await Promise.all([recv, xz.done, fed]);
   if (feedErr !== null && !isPipeError(feedErr)) throw feedErr;
   const xzFailed = x.error !== undefined || x.code !== 0;
   // xz dying of EPIPE is a consequence of recv giving up, not a decompression problem.

@@ -1,6 +1,7 @@
 // Import step: a signed stream goes into the local pool, checked whole or chunk by chunk on its way to xz/zfs recv; idempotent.
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Decompressor } from '../adapters/decompress.js';
 import type { DatasetView, Zfs } from '../adapters/zfs.js';
 import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -13,6 +14,7 @@ import { openSized, openVerified } from './verify.js';
 export interface ImportDeps {
   zfs: Zfs;
   log: Logger;
+  decompressor: Decompressor;
 }
 
 export interface ImportOptions {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XzCli } from '../../src/adapters/decompress.js';
 import { ZfsCli } from '../../src/adapters/zfs.js';
 import { silentLogger } from '../../src/log.js';
 import { exportImage, type ExportOptions } from '../../src/steps/export.js';
@@ -14,6 +15,7 @@ let dir: string;
 let pool: TestPool;
 let pub: PublishedImages;
 const zfs = new ZfsCli({ busyTimeoutSec: 30 });
+const decompressor = new XzCli();
 const log = silentLogger();
 const DATASET = 'dev';
 
@@ -36,8 +38,8 @@ beforeAll(async () => {
   const f = await makeSendFile(null, `${pub.dataset}@1`, full);
   const i = await makeSendFile(`${pub.dataset}@1`, `${pub.dataset}@2`, inc);
   const common = { pool: pool.name, dataset: DATASET, compression: 'xz' as const, busyTimeoutSec: 20 };
-  await importStream({ zfs, log }, { ...common, streamPath: full, ...f, fromVersion: null, toVersion: 1 });
-  await importStream({ zfs, log }, { ...common, streamPath: inc, ...i, fromVersion: 1, toVersion: 2 });
+  await importStream({ zfs, log, decompressor }, { ...common, streamPath: full, ...f, fromVersion: null, toVersion: 1 });
+  await importStream({ zfs, log, decompressor }, { ...common, streamPath: inc, ...i, fromVersion: 1, toVersion: 2 });
 });
 
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { XzCli } from '../../src/adapters/decompress.js';
 import { ZfsCli, type Zfs } from '../../src/adapters/zfs.js';
 import { ZfsError } from '../../src/errors.js';
 import { createLogger, silentLogger } from '../../src/log.js';
@@ -19,6 +20,7 @@ let dir: string;
 let pool: TestPool;
 let pub: PublishedImages;
 const zfs = new ZfsCli({ busyTimeoutSec: 30 });
+const decompressor = new XzCli();
 const log = process.env['ZT_LOG'] ? createLogger({ level: 'debug', fd: 2 }) : silentLogger();
 const s: Record<string, Stream> = {};
 
@@ -66,16 +68,16 @@ afterAll(async () => {
 
 describe('importStream', () => {
   it('full then incremental 1→2→3; each exported image equals the publisher image; re-import is "already"', async () => {
-    expect(await importStream({ zfs, log }, opts('chain', s.full1!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('chain', s.full1!))).toBe('received');
     await expectImage('chain', 1);
-    expect(await importStream({ zfs, log }, opts('chain', s.inc12!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('chain', s.inc12!))).toBe('received');
     await expectImage('chain', 2);
-    expect(await importStream({ zfs, log }, opts('chain', s.inc23!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('chain', s.inc23!))).toBe('received');
     // Received on a settled head without asking again: still settled.
     expect((await zfs.view(`${pool.name}/chain`)).get(`${pool.name}/chain`)).toMatchObject({ mounted: false, readonly: 'on', canmount: 'noauto', atime: 'off' });
     await expectImage('chain', 3);
     expect(await versionsOf('chain')).toEqual([1, 2, 3]);
-    expect(await importStream({ zfs, log }, opts('chain', s.inc23!))).toBe('already');
+    expect(await importStream({ zfs, log, decompressor }, opts('chain', s.inc23!))).toBe('already');
     const ds = `${pool.name}/chain`;
     expect(await zfs.getProp(ds, 'atime')).toBe('off');
     expect(await zfs.getProp(ds, 'canmount')).toBe('noauto');
@@ -83,16 +85,16 @@ describe('importStream', () => {
   });
 
   it('skips a version with a 1→3 diff; an uncompressed full stream works too', async () => {
-    expect(await importStream({ zfs, log }, opts('skip', s.full1raw!))).toBe('received');
-    expect(await importStream({ zfs, log }, opts('skip', s.inc13!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('skip', s.full1raw!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('skip', s.inc13!))).toBe('received');
     expect(await versionsOf('skip')).toEqual([1, 3]);
     await expectImage('skip', 3);
   });
 
   it('a full stream into an existing dataset is staged and swapped in', async () => {
-    await importStream({ zfs, log }, opts('swap', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('swap', s.full1!));
     await expectImage('swap', 1); // leaves nothing mounted behind: export clones are destroyed
-    expect(await importStream({ zfs, log }, opts('swap', s.full3!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('swap', s.full3!))).toBe('received');
     expect(await versionsOf('swap')).toEqual([3]);
     expect(await zfs.exists(`${pool.name}/swap.full`)).toBe(false);
     expect(await zfs.exists(`${pool.name}/swap.old`)).toBe(false);
@@ -102,58 +104,58 @@ describe('importStream', () => {
   it('recovers a full swap interrupted at each step', async () => {
     const base = `${pool.name}/crash`;
     const stageFull3 = async (): Promise<void> => {
-      await importStream({ zfs, log }, opts('crash.full', s.full3!)); // what the staging recv leaves behind
+      await importStream({ zfs, log, decompressor }, opts('crash.full', s.full3!)); // what the staging recv leaves behind
     };
     // 1. staging received, nothing renamed yet; a leftover mounted export clone of the old head is in the way too.
-    await importStream({ zfs, log }, opts('crash', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('crash', s.full1!));
     await zfs.clone(`${base}@1`, `${base}.export-1`, { readonly: 'on' });
     await stageFull3();
-    expect(await importStream({ zfs, log }, opts('crash', s.full3!))).toBe('already');
+    expect(await importStream({ zfs, log, decompressor }, opts('crash', s.full3!))).toBe('already');
     expect(await versionsOf('crash')).toEqual([3]);
     expect(await zfs.exists(`${base}.export-1`)).toBe(false);
     // 2. current dataset already renamed to .old, staging not yet renamed.
     await zfs.destroy(base, { recursive: true });
-    await importStream({ zfs, log }, opts('crash', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('crash', s.full1!));
     await stageFull3();
     await zfs.rename(base, `${base}.old`);
-    expect(await importStream({ zfs, log }, opts('crash', s.full3!))).toBe('already');
+    expect(await importStream({ zfs, log, decompressor }, opts('crash', s.full3!))).toBe('already');
     expect(await versionsOf('crash')).toEqual([3]);
     expect(await zfs.exists(`${base}.old`)).toBe(false);
     // 3. swap done, .old not yet destroyed: cleaned up, and an incremental on top still works.
-    await importStream({ zfs, log }, opts('crash.old', s.full1!));
-    expect(await importStream({ zfs, log }, opts('crash', s.full3!))).toBe('already');
+    await importStream({ zfs, log, decompressor }, opts('crash.old', s.full1!));
+    expect(await importStream({ zfs, log, decompressor }, opts('crash', s.full3!))).toBe('already');
     expect(await zfs.exists(`${base}.old`)).toBe(false);
     // 4. only .old left (staging lost): the old history is put back, then a stale empty-handed import refuses.
     await zfs.rename(base, `${base}.old`);
-    await expect(importStream({ zfs, log }, opts('crash', s.inc12!))).rejects.toMatchObject({ code: 'E_ZFS_BASE_MISMATCH' });
+    await expect(importStream({ zfs, log, decompressor }, opts('crash', s.inc12!))).rejects.toMatchObject({ code: 'E_ZFS_BASE_MISMATCH' });
     expect(await versionsOf('crash')).toEqual([3]);
     await expectImage('crash', 3);
   });
 
   it('refuses a diff whose base is not the newest snapshot, receiving nothing', async () => {
-    await importStream({ zfs, log }, opts('base', s.full1!));
-    const err = await importStream({ zfs, log }, opts('base', s.inc23!)).catch((e: unknown) => e);
+    await importStream({ zfs, log, decompressor }, opts('base', s.full1!));
+    const err = await importStream({ zfs, log, decompressor }, opts('base', s.inc23!)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_ZFS_BASE_MISMATCH', context: { newest: 1, fromVersion: 2 } });
     expect(await versionsOf('base')).toEqual([1]);
-    await expect(importStream({ zfs, log }, opts('nothing-here', s.inc12!))).rejects.toMatchObject({ code: 'E_ZFS_BASE_MISMATCH' });
+    await expect(importStream({ zfs, log, decompressor }, opts('nothing-here', s.inc12!))).rejects.toMatchObject({ code: 'E_ZFS_BASE_MISMATCH' });
     expect(await zfs.exists(`${pool.name}/nothing-here`)).toBe(false);
   });
 
   it('one flipped bit → E_VERIFY_HASH; truncated → E_VERIFY_SIZE; nothing received either way', async () => {
-    await importStream({ zfs, log }, opts('tamper', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('tamper', s.full1!));
     const bytes = readFileSync(s.inc12!.path);
     bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
     const flipped = join(dir, 'flipped.xz');
     writeFileSync(flipped, bytes);
-    await expect(importStream({ zfs, log }, opts('tamper', s.inc12!, { streamPath: flipped }))).rejects.toMatchObject({ code: 'E_VERIFY_HASH' });
+    await expect(importStream({ zfs, log, decompressor }, opts('tamper', s.inc12!, { streamPath: flipped }))).rejects.toMatchObject({ code: 'E_VERIFY_HASH' });
     const short = join(dir, 'short.xz');
     writeFileSync(short, readFileSync(s.inc12!.path).subarray(0, s.inc12!.size - 100));
-    await expect(importStream({ zfs, log }, opts('tamper', s.inc12!, { streamPath: short }))).rejects.toMatchObject({ code: 'E_VERIFY_SIZE' });
+    await expect(importStream({ zfs, log, decompressor }, opts('tamper', s.inc12!, { streamPath: short }))).rejects.toMatchObject({ code: 'E_VERIFY_SIZE' });
     expect(await versionsOf('tamper')).toEqual([1]);
   });
 
   it('a valid but different stream renamed over the path after verification cannot reach zfs recv', async () => {
-    await importStream({ zfs, log }, opts('race', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('race', s.full1!));
     const path = join(dir, 'race.xz');
     writeFileSync(path, readFileSync(s.inc12!.path));
     const evil = join(dir, 'race-evil.xz');
@@ -169,13 +171,13 @@ describe('importStream', () => {
         return zfs.recv(target, stdin, o);
       },
     });
-    expect(await importStream({ zfs: racing, log }, opts('race', s.inc12!, { streamPath: path }))).toBe('received');
+    expect(await importStream({ zfs: racing, log, decompressor }, opts('race', s.inc12!, { streamPath: path }))).toBe('received');
     expect(raced).toBe(1);
     await expectImage('race', 2);
   });
 
   it('garbage with a matching hash → E_DECOMPRESS / E_ZFS_RECV, dataset unchanged, then a good import works', async () => {
-    await importStream({ zfs, log }, opts('junk', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('junk', s.full1!));
     const cases: { name: string; data: Buffer; compression: 'xz' | 'none'; code: string }[] = [
       { name: 'not-xz', data: pseudoRandom('junk', 200_000), compression: 'xz', code: 'E_DECOMPRESS' },
       { name: 'truncated-xz', data: readFileSync(s.inc12!.path).subarray(0, 4000), compression: 'xz', code: 'E_DECOMPRESS' },
@@ -195,39 +197,43 @@ describe('importStream', () => {
       const path = join(dir, `${c.name}.bin`);
       writeFileSync(path, c.data);
       const st: Stream = { path, size: c.data.length, sha256: sha256File(path), compression: c.compression, from: 1, to: 2 };
-      await expect(importStream({ zfs, log }, opts('junk', st)), c.name).rejects.toMatchObject({ code: c.code });
+      await expect(importStream({ zfs, log, decompressor }, opts('junk', st)), c.name).rejects.toMatchObject({ code: c.code });
       expect(await versionsOf('junk')).toEqual([1]);
     }
-    expect(await importStream({ zfs, log }, opts('junk', s.inc12!))).toBe('received');
+    // A decompressor that cannot even start: the same code, the cause kept, nothing received.
+    const missing = importStream({ zfs, log, decompressor: new XzCli('/nonexistent/xz') }, opts('junk', s.inc12!));
+    await expect(missing).rejects.toMatchObject({ code: 'E_DECOMPRESS', message: expect.stringContaining('ENOENT') });
+    expect(await versionsOf('junk')).toEqual([1]);
+    expect(await importStream({ zfs, log, decompressor }, opts('junk', s.inc12!))).toBe('received');
     await expectImage('junk', 2);
   });
 
   it('with signed chunk hashes: 1→2→3 (xz and uncompressed), each image equal to the publisher image', async () => {
     for (const [name, full] of [['chunkxz', s.full1!], ['chunkraw', s.full1raw!]] as const) {
-      expect(await importStream({ zfs, log }, opts(name, full, { chunks: await chunkList(full.path, 64 << 10) }))).toBe('received');
-      expect(await importStream({ zfs, log }, opts(name, s.inc12!, { chunks: await chunkList(s.inc12!.path, 64 << 10) }))).toBe('received');
-      expect(await importStream({ zfs, log }, opts(name, s.inc23!, { chunks: await chunkList(s.inc23!.path) }))).toBe('received');
+      expect(await importStream({ zfs, log, decompressor }, opts(name, full, { chunks: await chunkList(full.path, 64 << 10) }))).toBe('received');
+      expect(await importStream({ zfs, log, decompressor }, opts(name, s.inc12!, { chunks: await chunkList(s.inc12!.path, 64 << 10) }))).toBe('received');
+      expect(await importStream({ zfs, log, decompressor }, opts(name, s.inc23!, { chunks: await chunkList(s.inc23!.path) }))).toBe('received');
       expect(await versionsOf(name)).toEqual([1, 2, 3]);
       await expectImage(name, 3);
     }
   });
 
   it('with chunk hashes: a tampered chunk → E_VERIFY_HASH, a truncated file → E_VERIFY_SIZE, nothing received; then a good import', async () => {
-    await importStream({ zfs, log }, opts('chunkbad', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('chunkbad', s.full1!));
     const chunks = await chunkList(s.inc12!.path, 64 << 10);
     expect(chunks.sha256.length).toBeGreaterThan(2);
     const bytes = readFileSync(s.inc12!.path);
     bytes[(64 << 10) + 7]! ^= 0x10; // in chunk 1: chunk 0 went to xz, then the feed stopped
     const flipped = join(dir, 'chunk-flipped.xz');
     writeFileSync(flipped, bytes);
-    await expect(importStream({ zfs, log }, opts('chunkbad', s.inc12!, { streamPath: flipped, chunks }))).rejects.toMatchObject({
+    await expect(importStream({ zfs, log, decompressor }, opts('chunkbad', s.inc12!, { streamPath: flipped, chunks }))).rejects.toMatchObject({
       code: 'E_VERIFY_HASH', context: { chunk: 1 },
     });
     const short = join(dir, 'chunk-short.xz');
     writeFileSync(short, readFileSync(s.inc12!.path).subarray(0, s.inc12!.size - 100));
-    await expect(importStream({ zfs, log }, opts('chunkbad', s.inc12!, { streamPath: short, chunks }))).rejects.toMatchObject({ code: 'E_VERIFY_SIZE' });
+    await expect(importStream({ zfs, log, decompressor }, opts('chunkbad', s.inc12!, { streamPath: short, chunks }))).rejects.toMatchObject({ code: 'E_VERIFY_SIZE' });
     expect(await versionsOf('chunkbad')).toEqual([1]);
-    expect(await importStream({ zfs, log }, opts('chunkbad', s.inc12!, { chunks }))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('chunkbad', s.inc12!, { chunks }))).toBe('received');
     await expectImage('chunkbad', 2);
   });
 
@@ -239,8 +245,8 @@ describe('importStream', () => {
         return zfs.rollback(snap);
       },
     });
-    await importStream({ zfs: counting, log }, opts('headmod', s.full1!));
-    expect(await importStream({ zfs: counting, log }, opts('headmod', s.inc12!))).toBe('received');
+    await importStream({ zfs: counting, log, decompressor }, opts('headmod', s.full1!));
+    expect(await importStream({ zfs: counting, log, decompressor }, opts('headmod', s.inc12!))).toBe('received');
     expect(calls).toEqual([]); // a settled head needs none
     // Someone mounted the head and wrote to it: the next diff does not apply until the head is back at @2.
     const ds = `${pool.name}/headmod`;
@@ -249,7 +255,7 @@ describe('importStream', () => {
     await zfs.mount(ds);
     writeFileSync(join(mnt, 'stray'), 'x');
     await zfs.unmount(ds);
-    expect(await importStream({ zfs: counting, log }, opts('headmod', s.inc23!))).toBe('received');
+    expect(await importStream({ zfs: counting, log, decompressor }, opts('headmod', s.inc23!))).toBe('received');
     expect(calls).toEqual([`${ds}@2`]);
     expect(await zfs.getProp(ds, 'readonly')).toBe('on');
     await expectImage('headmod', 3);
@@ -267,7 +273,7 @@ describe('importStream', () => {
           throw new ZfsError('E_ZFS_BUSY', 'dataset is busy', { context: { stderr: 'dataset is busy' } });
         },
       });
-      expect(await importStream({ zfs: flaky, log }, opts(name, full))).toBe('received');
+      expect(await importStream({ zfs: flaky, log, decompressor }, opts(name, full))).toBe('received');
       expect(calls).toBe(2);
       await expectImage(name, 1);
     }
@@ -280,12 +286,12 @@ describe('importStream', () => {
         throw new ZfsError('E_ZFS_BUSY', 'dataset is busy', { context: { stderr: 'dataset is busy' } });
       },
     });
-    await expect(importStream({ zfs: busy, log }, opts('busyforever', s.full1!, { busyTimeoutSec: 1 }))).rejects.toMatchObject({ code: 'E_ZFS_BUSY' });
+    await expect(importStream({ zfs: busy, log, decompressor }, opts('busyforever', s.full1!, { busyTimeoutSec: 1 }))).rejects.toMatchObject({ code: 'E_ZFS_BUSY' });
     expect(await zfs.exists(`${pool.name}/busyforever`)).toBe(false);
   });
 
   it('a recv whose feeding process dies mid-stream leaves no snapshot; the next import succeeds', async () => {
-    await importStream({ zfs, log }, opts('feeder', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('feeder', s.full1!));
     const raw = join(dir, 'inc12.raw');
     await makeSendFile(`${pub.dataset}@1`, `${pub.dataset}@2`, raw, 'none');
     const feeder = spawn('sh', ['-c', `head -c 20000 '${raw}'; exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -294,12 +300,12 @@ describe('importStream', () => {
     feeder.kill('SIGKILL');
     expect(await recv).toMatchObject({ code: 'E_ZFS_RECV' });
     expect(await versionsOf('feeder')).toEqual([1]);
-    expect(await importStream({ zfs, log }, opts('feeder', s.inc12!))).toBe('received');
+    expect(await importStream({ zfs, log, decompressor }, opts('feeder', s.inc12!))).toBe('received');
     await expectImage('feeder', 2);
   });
 
   it('an orphaned receive of the same version still running: the version ends up present once, image intact', async () => {
-    await importStream({ zfs, log }, opts('orphan', s.full1!));
+    await importStream({ zfs, log, decompressor }, opts('orphan', s.full1!));
     const raw = join(dir, 'inc12-orphan.raw');
     await makeSendFile(`${pub.dataset}@1`, `${pub.dataset}@2`, raw, 'none');
     await zfs.rollback(`${pool.name}/orphan@1`); // busy-retried: the dataset is briefly busy after its unmount
@@ -309,7 +315,7 @@ describe('importStream', () => {
     await new Promise((r) => setTimeout(r, 500));
     // zfs-fuse lets our rollback through during the orphan's recv, which then fails "busy" at its end; or the
     // import waits it out and finds the snapshot. Either way: one @2, and the right bytes.
-    expect(['received', 'already']).toContain(await importStream({ zfs, log }, opts('orphan', s.inc12!)));
+    expect(['received', 'already']).toContain(await importStream({ zfs, log, decompressor }, opts('orphan', s.inc12!)));
     const o = await orphan;
     expect(o === 'ok' || (o as { code?: string }).code === 'E_ZFS_BUSY').toBe(true);
     expect(await versionsOf('orphan')).toEqual([1, 2]);

@@ -1,4 +1,5 @@
 // In-process fakes of the switch's ports for the crash × outcome matrix: a device in a temp dir, a real SQLite store.
+import { XzCli } from '../../src/adapters/decompress.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -131,7 +132,7 @@ export class FakeDevice {
       },
     };
     const deps: Device = {
-      config: this.config, store, zfs: this.zfs, dispatcher: undefined as unknown as Dispatcher, log: silentLogger(),
+      config: this.config, store, zfs: this.zfs, decompressor: new XzCli(), dispatcher: undefined as unknown as Dispatcher, log: silentLogger(),
       now: () => this.clock, random: () => 0.5,
       boot: new KernelBootInfo(this.config.boot.cmdlineFile, this.config.boot.imageParam, this.config.boot.bootIdFile),
       rebooter, grub: this.grub, stager, health, crashPoint: (p) => this.crashPoint(p),
