@@ -17,6 +17,7 @@ import { E2fsck } from './adapters/fsck.js';
 import { FileGrubPort } from './adapters/grub-port.js';
 import { idleProbesFrom, runIdleProbes } from './adapters/idle-probes.js';
 import { XzCli } from './adapters/decompress.js';
+import { zfsVia } from './adapters/host-namespace.js';
 import { LoopImageStager } from './steps/image-stager.js';
 import { runHealthChecks } from './steps/health.js';
 import { readMounts } from './util/proc-mounts.js';
@@ -67,7 +68,7 @@ export function wireDevice(config: Config, opts: WiringOptions = {}, powerOff: (
   const device: Device = {
     config, store, log, now, dispatcher,
     random: opts.random ?? Math.random,
-    zfs: new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log }),
+    zfs: new ZfsCli({ busyTimeoutSec: config.zfs.busyTimeoutSec, log, via: zfsVia(process.env, process.pid) }),
     decompressor: new XzCli(),
     boot,
     space: statfsSpace,

@@ -57,6 +57,11 @@ export interface ZfsCliOptions {
   busyTimeoutSec?: number;
   bin?: string;
   log?: Logger;
+  /**
+   * A command `zfs` runs under, e.g. `nsenter --mount=/proc/1/ns/mnt --`: an agent in its own mount namespace (a
+   * read-only /host made writable there) mounts and unmounts datasets where the rest of the system sees them.
+   */
+  via?: readonly string[];
 }
 
 function propArgs(props: Record<string, string>): string[] {
@@ -65,6 +70,7 @@ function propArgs(props: Record<string, string>): string[] {
 
 export class ZfsCli implements Zfs {
   private readonly bin: string;
+  private readonly via: readonly string[];
   private readonly busyTimeoutSec: number;
   private readonly log: Logger | undefined;
   private caps: Promise<ZfsCapabilities> | undefined;
@@ -73,13 +79,20 @@ export class ZfsCli implements Zfs {
 
   constructor(opts: ZfsCliOptions = {}) {
     this.bin = opts.bin ?? 'zfs';
+    this.via = opts.via ?? [];
     this.busyTimeoutSec = opts.busyTimeoutSec ?? 30;
     this.log = opts.log;
   }
 
+  /** The program and its arguments: `zfs ARGS`, or under `via`. */
+  private argv(args: string[]): [string, string[]] {
+    const [first, ...rest] = [...this.via, this.bin, ...args];
+    return [first as string, rest];
+  }
+
   /** One attempt; busy → E_ZFS_BUSY so the caller's retry loop can tell it apart from real failures. */
   private async once(args: string[]): Promise<string> {
-    const r = await execa(this.bin, args, { reject: false, stdin: 'ignore', env: ENV });
+    const r = await execa(...this.argv(args), { reject: false, stdin: 'ignore', env: ENV });
     if (r.exitCode === 0) return r.stdout;
     const stderr = (r.stderr || r.shortMessage || '').trim();
     const context = { args, stderr, exitCode: r.exitCode };
@@ -93,7 +106,7 @@ export class ZfsCli implements Zfs {
 
   /** Probed once from `zfs`'s usage text (printed when it is run without a command). */
   capabilities(): Promise<ZfsCapabilities> {
-    this.caps ??= execa(this.bin, [], { reject: false, stdin: 'ignore', env: ENV }).then((r) => {
+    this.caps ??= execa(...this.argv([]), { reject: false, stdin: 'ignore', env: ENV }).then((r) => {
       this.known = parseCapabilities(`${r.stdout}\n${r.stderr}`, hasKernelModule());
       return this.known;
     });
@@ -144,7 +157,7 @@ export class ZfsCli implements Zfs {
     const feed = typeof stdin === 'function' ? stdin : null;
     // execa's types list only fds 0 and 3-9, but at run time any fd number (or stream) goes to spawn() as is.
     const input = (feed ? 'pipe' : stdin) as Readable;
-    const sub = execa(this.bin, args, { reject: false, stdin: input, stdout: 'ignore', env: ENV });
+    const sub = execa(...this.argv(args), { reject: false, stdin: input, stdout: 'ignore', env: ENV });
     // The child holds its own copy of the pipe now: drop ours in the same tick, before the event loop could read
     // from it, so the bytes go process to process and the writer sees EPIPE if recv dies.
     if (typeof stdin === 'object') stdin.destroy();
@@ -171,7 +184,7 @@ export class ZfsCli implements Zfs {
 
   send(snapshot: string, fromSnapshot?: string): SendStream {
     const args = fromSnapshot ? ['send', '-i', fromSnapshot, snapshot] : ['send', snapshot];
-    const sub = execa(this.bin, args, { reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false }, env: ENV });
+    const sub = execa(...this.argv(args), { reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false }, env: ENV });
     const done = sub.then((r) => {
       if (r.exitCode === 0) return;
       const stderr = (r.stderr || r.shortMessage || '').trim();

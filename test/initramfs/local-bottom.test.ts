@@ -152,7 +152,7 @@ describe.each(SHELLS)('local-bottom/upgrade-agent under %s', (shell) => {
     expect(existsSync(join(r.t, 'host'))).toBe(false);
   });
 
-  it('boots a good image read-only for ro: losetup -r, e2fsck -n, ext4 ro mount, /host moved into the image and kept ro', async () => {
+  it('boots a good image read-only for ro: losetup -r, e2fsck -n, ext4 ro mount, /host moved into the image, read-only at its mount over a writable filesystem', async () => {
     const r = await run({ cmdline: `${GRUB} ro` });
     expect(r.stderr).not.toContain('upgrade-agent'); // no warnings (e2fsck prints its banner there)
     expect(r.exitCode).toBe(0);
@@ -165,7 +165,8 @@ describe.each(SHELLS)('local-bottom/upgrade-agent under %s', (shell) => {
       'e2fsck -n $T/dev/loop0',
       'busybox mount -t ext4 -o ro $T/dev/loop0 $T/root',
       'busybox mount -n -o move $T/host $T/root/host',
-      'busybox mount -n -o remount,ro $T/root/host',
+      'busybox mount -n -o remount,rw $T/root/host',
+      'busybox mount -n -o remount,bind,ro $T/root/host',
     ]);
     // The outer partition ends up at <image>/host; the loop device stays attached; root was checked.
     expect(existsSync(join(r.t, 'root/host/images/v1.img'))).toBe(true);
@@ -299,6 +300,7 @@ describe.each(SHELLS)('local-bottom/upgrade-agent under %s', (shell) => {
   it('only warns when /host cannot be made read-only, or when the image has no /host directory', async () => {
     const busy = await run({ cmdline: `${GRUB} ro`, fail: ['remount'] });
     expect(busy.exitCode).toBe(0);
+    expect(busy.kmsg).toContain("<4>upgrade-agent: warning: cannot remount /host's filesystem read-write: the agent will not be able to write to it");
     expect(busy.kmsg).toContain('<4>upgrade-agent: warning: cannot remount /host read-only');
 
     const noHost = await run({ cmdline: `${GRUB} ro`, image: images.noHost });

@@ -35,6 +35,16 @@ const dumpStatus = async () => {
   mark('history', history);
 };
 
+/** Each mount point's own read-only/read-write flag as this (system) namespace sees it, from /proc/self/mountinfo. */
+function mountModes(points) {
+  const modes = {};
+  for (const line of read('/proc/self/mountinfo').split('\n')) {
+    const f = line.split(' ');
+    if (points.includes(f[4])) modes[f[4]] = f[5]?.split(',').includes('ro') ? 'ro' : 'rw';
+  }
+  return modes;
+}
+
 // The plan comes from a small raw disk the harness writes before each boot: JSON padded with NUL bytes.
 let plan = { then: 'wait' };
 try {
@@ -51,6 +61,7 @@ mark('up', {
   uptimeSec: Number(read('/proc/uptime').split(' ')[0]),
   image: tryRead('/etc/e2e/image-version'),
   siteConf: tryRead('/etc/e2e/site.conf'),
+  mounts: mountModes(['/', '/host']),
   plan,
 });
 await dumpStatus();

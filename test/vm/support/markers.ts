@@ -8,6 +8,8 @@ export interface UpMarker {
   uptimeSec: number;
   image: string | null;
   siteConf: string | null;
+  /** `/` and `/host` as the system sees them: 'ro' or 'rw' (each mount's own flag). */
+  mounts: Record<string, 'ro' | 'rw'>;
 }
 
 export function markersOf<T>(b: NamedBoot, kind: string): T[] {
