@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,9 +134,14 @@ describe('on-demand diffs against the real fleet server', () => {
       expect(builds.filter((b) => b === '12-17')).toHaveLength(1);
       const selected = deps.store.history(200, d.id).find((j) => j.event === 'stream-selected');
       expect(selected?.data).toMatchObject({ from: 12, onDemand: true });
-      // A restart does not ask again: the persisted choice is downloaded (already complete here: nothing refetched).
+      // A restart mid-download does not ask again: the persisted offer is downloaded, to the same hash.
+      const paths = streamPaths(deps.config.paths.downloadsDir, row);
+      renameSync(paths.complete, paths.partial);
+      truncateSync(paths.partial, 100);
       await runDownload(deps, deps.store.get(d.id));
+      expect(readFileSync(paths.complete)).toEqual(bytes);
       expect(deps.store.get(d.id).streamUrls).toBe(row.streamUrls);
+      expect(deps.store.history(200, d.id).filter((j) => j.event === 'stream-selected')).toHaveLength(1);
     } finally {
       close();
     }
@@ -233,6 +238,21 @@ describe('on-demand diffs: crafted documents', () => {
       expect(code).toBeNull();
       expect(fetched).toBe(true);
       expect(row).toMatchObject({ streamFrom: null, streamSha256: sha(full), streamUrls: null });
+    }
+  });
+
+  it('a 200 that is not a document is refused; a 404 that is not the fleet server’s JSON (a static or older server): the full stream', async () => {
+    const { code, row } = await outcome('not found\n');
+    expect(code).toBe('E_DIFF_STATEMENT_PAYLOAD');
+    expect(row.streamSha256).toBeNull();
+    craftedAnswer = { status: 404, body: 'not found\n' };
+    const { deps, d, close } = device(12, craftedUrl);
+    try {
+      await downloadWaiting(deps, d);
+      expect(deps.store.get(d.id)).toMatchObject({ streamFrom: null, streamSha256: sha(full) });
+      expect(deps.store.history(200, d.id).find((j) => j.event === 'diff-offer-declined')?.data).toMatchObject({ code: 'E_HTTP_STATUS' });
+    } finally {
+      close();
     }
   });
 
