@@ -16,6 +16,30 @@ export function selectStream(m: Manifest, base: number | null): StreamOffer {
   });
 }
 
+export type StreamPlan = { kind: 'listed'; offer: StreamOffer } | { kind: 'ask'; from: number };
+
+/**
+ * The manifest's diff from the base when it lists one; else, when a fleet server can build diffs on demand, ask it
+ * for one from the base; else the full stream. Pure.
+ */
+export function streamPlan(m: Manifest, base: number | null, onDemand: boolean): StreamPlan {
+  if (base !== null && onDemand && !m.streams.some((s) => s.from === base)) return { kind: 'ask', from: base };
+  return { kind: 'listed', offer: selectStream(m, base) };
+}
+
+/** The stream a deployment recorded: an on-demand diff from its persisted offer, else the manifest's, by base and hash. */
+export function recordedStream(
+  m: Manifest,
+  d: { id: number; streamFrom: number | null; streamSize: number | null; streamSha256: string | null; compression: string | null; streamUrls: string | null },
+): StreamOffer {
+  if (d.streamUrls !== null && d.streamFrom !== null && d.streamSize !== null && d.streamSha256 !== null) {
+    return { from: d.streamFrom, urls: JSON.parse(d.streamUrls) as string[], size: d.streamSize, sha256: d.streamSha256, compression: d.compression === 'none' ? 'none' : 'xz' };
+  }
+  const s = m.streams.find((x) => x.from === d.streamFrom);
+  if (!s) throw new Error(`deployment ${d.id}: recorded stream from ${d.streamFrom} is not in its manifest`);
+  return s;
+}
+
 export interface CheckinSchedule {
   intervalSec: number;
   jitterSec: number;

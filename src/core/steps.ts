@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Deployment } from '../state/store.js';
 import type { Manifest, StreamOffer } from '../trust/manifest-types.js';
 import { parseManifestPayload } from '../trust/manifest.js';
-import { selectStream } from './decide.js';
+import { recordedStream } from './decide.js';
+import { chooseStream } from './stream-source.js';
 import { applyRetention } from './cleanup.js';
 import { downloadStream } from '../steps/prefetch.js';
 import { importStream } from '../steps/import.js';
@@ -26,24 +27,18 @@ export function manifestOf(d: Deployment): Manifest {
   return parseManifestPayload(Buffer.from(env.payload, 'base64'));
 }
 
-function chosenStream(m: Manifest, d: Deployment): StreamOffer {
-  const s = m.streams.find((x) => x.from === d.streamFrom);
-  if (!s) throw new Error(`deployment ${d.id}: recorded stream from ${d.streamFrom} is not in its manifest`);
-  return s;
-}
+const chosenStream = (m: Manifest, d: Deployment): StreamOffer => recordedStream(m, d);
 
 export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
   const { config, store, zfs, dispatcher, log, now } = ctx;
   let d = d0;
   const m = manifestOf(d);
   if (d.streamSha256 === null) {
-    // First entry: choose delta-from-base or full once, and persist the choice before fetching anything.
+    // First entry: choose delta-from-base, an on-demand diff or full once, and persist the choice before fetching anything.
     const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
     const snaps = await zfs.snapshots(dataset);
     const base = snaps.length > 0 ? (snaps[snaps.length - 1]?.version ?? null) : null;
-    const s = selectStream(m, base);
-    d = store.update(d.id, { streamFrom: s.from, streamSize: s.size, streamSha256: s.sha256, compression: s.compression });
-    store.journal('stream-selected', d.id, { from: s.from, size: s.size, base });
+    d = await chooseStream(ctx, d, m, base);
   }
   const stream = chosenStream(m, d);
   const paths = streamPaths(config.paths.downloadsDir, d);

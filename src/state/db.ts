@@ -58,6 +58,8 @@ const MIGRATIONS: string[] = [
   `CREATE INDEX journal_by_at ON journal(at)`,
   // Confirm attempts of a trial, counted before its health checks run: the bound on boots into an unconfirmed trial.
   `ALTER TABLE deployments ADD COLUMN confirm_attempts INTEGER NOT NULL DEFAULT 0`,
+  // An on-demand diff (not in the manifest): its verified mirrors as a JSON list; null for a manifest-listed stream.
+  `ALTER TABLE deployments ADD COLUMN stream_urls TEXT`,
 ];
 
 export function stateDbPath(stateDir: string): string {

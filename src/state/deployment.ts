@@ -17,6 +17,8 @@ export interface Deployment {
   streamSize: number | null;
   streamSha256: string | null;
   compression: string | null;
+  /** JSON list of absolute URLs of an on-demand diff (verified through its delegation); null: the manifest's stream. */
+  streamUrls: string | null;
   imageSize: number;
   imageSha256: string;
   downloadUrl: string | null;
@@ -55,7 +57,7 @@ export type NewDeployment = Pick<
 export type DeploymentPatch = Partial<
   Pick<
     Deployment,
-    | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'downloadUrl' | 'downloadValidator'
+    | 'streamFrom' | 'streamSize' | 'streamSha256' | 'compression' | 'streamUrls' | 'downloadUrl' | 'downloadValidator'
     | 'downloadedBytes' | 'resumes' | 'failures' | 'deferrals' | 'nextAttemptAt' | 'reason' | 'bootId' | 'postponements' | 'readyAt'
     | 'confirmAttempts'
   > & { reasonCode: ErrorCode | null }

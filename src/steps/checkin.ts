@@ -14,7 +14,21 @@ export interface CheckinReport {
   committedVersion: number | null;
   deployment: { version: number; phase: string } | null;
   lastError: { code: string; message: string } | null;
+  /**
+   * The outcome of the last trial (a deployment that reached the switch), sent at every check-in: the server keeps
+   * one per device, so repeating it counts nothing twice (docs/protocol.md). Absent: no trial yet.
+   */
+  trial?: TrialOutcome;
   freeBytes: { images: number; state: number };
+}
+
+export interface TrialOutcome {
+  version: number;
+  outcome: 'committed' | 'rolled_back' | 'failed';
+  /** The reason code of a fallback or failure; null when committed. */
+  reason: string | null;
+  /** The deployment's local id: with `version`, tells one trial of a version from a later one. */
+  deploymentId: number;
 }
 
 export interface CheckinAnswer {

@@ -87,12 +87,12 @@ export async function makeDevice(
   name: string,
   extra: Record<string, unknown> = {},
   seed = true,
-  pool0: { mountpoint?: 'none' } = {},
+  pool0: { mountpoint?: 'none'; prefix?: string } = {},
 ): Promise<Device> {
   const dir = mkdtempSync(join(tmpdir(), `ua-dev-${name}-`));
   const host = join(dir, 'host');
   mkdirSync(join(host, 'images'), { recursive: true });
-  const pool = await createPool(dir, 'uadev', 256, pool0);
+  const pool = await createPool(dir, pool0.prefix ?? 'uadev', 256, pool0.mountpoint ? { mountpoint: pool0.mountpoint } : {});
   if (seed) {
     await seedDevice({
       publisherDataset: fleet.images.dataset, image: fleet.images.versions[0]!, pool: pool.name, dataset: 'images',
