@@ -137,7 +137,7 @@ export class FakeDevice {
       boot: new KernelBootInfo(this.config.boot.cmdlineFile, this.config.boot.imageParam, this.config.boot.bootIdFile),
       rebooter, grub: this.grub, stager, health, crashPoint: (p) => this.crashPoint(p),
       idle: { check: async () => ({ busy: false, reasons: [], notes: [] }) },
-      space: { freeBytes: () => 1 << 40 },
+      space: { freeBytes: () => 2 ** 40 },
     };
     return { deps, close: () => db.close() };
   }
