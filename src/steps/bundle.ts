@@ -73,11 +73,12 @@ export async function openBundle(path: string, maxManifestBytes: number): Promis
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'EISDIR') throw invalid(path, 'a directory');
     throw unreadable(path, err);
   }
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat().catch((err: unknown) => Promise.reject(unreadable(path, err)));
+    if (st.isDirectory()) throw invalid(path, 'a directory');
+    const { size } = st;
     let list: TarEntry[];
     try {
       list = await indexTar(async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, size);

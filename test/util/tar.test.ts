@@ -100,7 +100,7 @@ describe('tar', () => {
     writeFileSync(notTar, Buffer.alloc(4096, 0x41));
     expect(await kindOf(notTar)).toBe('not-tar');
     const damaged = Buffer.from(full);
-    damaged[1024 + 10] ^= 0xff; // the second header's name: checksum fails
+    damaged[1024 + 10] = damaged[1024 + 10]! ^ 0xff; // the second header's name: checksum fails
     const p = join(dir, 'damaged.tar');
     writeFileSync(p, damaged);
     expect(await kindOf(p)).toBe('corrupt');
