@@ -84,6 +84,20 @@ describe('offline bundles', () => {
       fleet.target.version = null;
       await dev.cli(['check-in']);
       expect(fleet.reports.filter((x) => x.deviceId === 'bnok').at(-1)).toMatchObject({ bootedVersion: 2, committedVersion: 2 });
+      // With the daemon up, prepare --bundle is handed to it: a relative path is made absolute first.
+      const three = await bundle(3, ['2']);
+      const daemon = execa('node', [CLI, 'daemon', '--config', dev.configPath], { reject: false });
+      try {
+        for (let i = 0; i < 100 && !(await dev.statusJson()).daemon.running; i++) await sleep(100);
+        expect((await dev.statusJson()).daemon.running).toBe(true);
+        const h = await execa('node', [CLI, 'prepare', '--bundle', three.slice(work.length + 1), '--json', '--config', dev.configPath], { cwd: work, reject: false });
+        expect(h.exitCode).toBe(0);
+        expect(JSON.parse(h.stdout)).toMatchObject({ schema: 1, outcome: { kind: 'ready', deployment: { version: 3, manifestUrl: `file://${three}` } } });
+      } finally {
+        daemon.kill('SIGTERM');
+        expect((await daemon).exitCode).toBe(0);
+      }
+      expect(sha(join(dev.host, 'images', '3.img'))).toBe(fleet.images.versions[2]!.sha256);
       // An older image from a stick: the version floor refuses it; nothing changes.
       const older = await bundle(1, ['full']);
       const o = await dev.cli(['prepare', '--bundle', older], { reject: false });
