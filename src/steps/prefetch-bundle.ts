@@ -44,11 +44,11 @@ export async function copyFromBundle(o: BundleCopyOptions): Promise<{ bytes: num
   }
   try {
     const first = await copyOnce(o, src, true);
-    if (first.sha256 === o.sha256) return first;
+    if (first.sha256 === o.sha256) return { bytes: first.bytes, sha256: first.sha256 };
     if (first.resumedAt > 0) {
       o.log.warn({ bundle: o.bundlePath, resumedAt: first.resumedAt }, 'resumed copy hashes wrong; copying again from byte 0');
       const again = await copyOnce(o, src, false);
-      if (again.sha256 === o.sha256) return again;
+      if (again.sha256 === o.sha256) return { bytes: again.bytes, sha256: again.sha256 };
     }
     await deletePartial(o.partialPath);
     throw new DownloadError('E_BUNDLE_STREAM_HASH', `stream in ${o.bundlePath} at byte ${o.entry.offset}: sha256 does not match signed ${o.sha256}`, {
