@@ -94,6 +94,11 @@ export const ERROR_CODES = {
   E_DIFF_STATEMENT_PAYLOAD: { message: 'the diff statement or its document is malformed' },
   E_DIFF_STATEMENT_MISMATCH: { message: 'the diff statement names another version, base, manifest or compression' },
   E_DIFF_BUILD: { message: 'an on-demand diff build failed or timed out (the fleet server offers the full stream)' },
+  E_BUNDLE_INVALID: { message: 'the file is not an update bundle (no tar archive, no bundle index first, or no manifest in it)' },
+  E_BUNDLE_TRUNCATED: { message: 'the bundle ends before its last entry or its end marker (cut short)' },
+  E_BUNDLE_STREAM_MISSING: { message: 'the bundle holds no stream this device can use (none from its base, no full stream)' },
+  E_BUNDLE_STREAM_HASH: { message: 'stream bytes in the bundle do not match the signed sha256', deletePartial: true },
+  E_BUNDLE_UNREADABLE: { message: 'the bundle file cannot be read (removed, unmounted, I/O error); retried', transient: true },
   E_INTERNAL: { message: 'unexpected internal error' },
 } as const satisfies Record<string, ErrorClass>;
 

@@ -10,6 +10,7 @@ describe('ERROR_CODES classes', () => {
     expect(sorted(TRANSIENT_CODES)).toEqual(sorted([
       'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_MIRRORS_EXHAUSTED', 'E_DOWNLOAD_SLOW', 'E_DOWNLOAD_DEADLINE',
       'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER', 'E_RETRY_LATER_EXHAUSTED', 'E_HTTP_REDIRECT',
+      'E_BUNDLE_UNREADABLE',
     ]));
   });
 
@@ -21,7 +22,7 @@ describe('ERROR_CODES classes', () => {
   });
 
   it('deletePartial: the partial download goes on these (prefetch’s former DELETE_PARTIAL_ON)', () => {
-    expect(sorted(DELETE_PARTIAL_CODES)).toEqual(['E_DOWNLOAD_HASH', 'E_DOWNLOAD_TOO_LARGE']);
+    expect(sorted(DELETE_PARTIAL_CODES)).toEqual(['E_BUNDLE_STREAM_HASH', 'E_DOWNLOAD_HASH', 'E_DOWNLOAD_TOO_LARGE']);
   });
 
   it('exit: usage (2) for the command line and config, deferred (3) for come back later, 1 for the rest', () => {

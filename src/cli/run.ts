@@ -1,5 +1,7 @@
 // upgradectl's verbs: the device's command line (status, prepare, daemon, ...) and the publisher's (keygen, sign, publish).
-import { parseArgs, splitCommand, flagString, requireFlag, type FlagKind, type ParsedArgs } from './args.js';
+import { resolve } from 'node:path';
+import { parseArgs, splitCommand, flagString, type FlagKind, type ParsedArgs } from './args.js';
+import type { PrepareTarget } from './commands/local.js';
 import { USAGE, VERBS, verbHelp } from './verbs.js';
 import { outcomeExit } from './outcome.js';
 import { readConfig, withDevice, type WiringOptions } from '../wiring.js';
@@ -67,6 +69,7 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
     }
     case 'keygen':
     case 'sign':
+    case 'bundle':
     case 'publish': {
       const { publisherCommand } = await import('./commands/publisher.js');
       print(await publisherCommand(command, args));
@@ -76,19 +79,27 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
   throw new UsageError('E_USAGE', `unknown command ${command}`);
 }
 
+/** prepare's target: a manifest URL or a bundle file (an absolute path: the daemon runs elsewhere), exactly one. */
+function prepareTarget(args: ParsedArgs): PrepareTarget {
+  const manifestUrl = flagString(args, 'manifest');
+  const bundle = flagString(args, 'bundle');
+  if ((manifestUrl === undefined) === (bundle === undefined)) throw new UsageError('E_USAGE', 'prepare takes exactly one of --manifest URL or --bundle FILE');
+  return bundle !== undefined ? { bundle: resolve(bundle) } : { manifestUrl: manifestUrl as string };
+}
+
 /** check-in / prepare: handed to the daemon when it runs (one runner at a time), else run in this process. */
 async function deviceAction(
   command: 'check-in' | 'prepare', args: ParsedArgs, cfgPath: string | undefined, json: boolean, wiring: WiringOptions,
 ): Promise<number> {
   const config = readConfig(cfgPath);
-  const manifestUrl = command === 'prepare' ? requireFlag(args, 'manifest') : undefined;
+  const target = command === 'prepare' ? prepareTarget(args) : undefined;
   const allowDowngrade = args.flags['allow-downgrade'] === true;
   let result: unknown;
   if (await daemonRunning(config.paths.socket)) {
-    result = await callDaemon(config.paths.socket, 'POST', command === 'prepare' ? '/prepare' : '/check-in', { manifestUrl, allowDowngrade });
+    result = await callDaemon(config.paths.socket, 'POST', command === 'prepare' ? '/prepare' : '/check-in', { ...target, allowDowngrade });
   } else {
     const { runLocally } = await import('./commands/local.js');
-    result = await runLocally(config, command, manifestUrl, allowDowngrade, ttyProgress(process.stderr), wiring);
+    result = await runLocally(config, command, target, allowDowngrade, ttyProgress(process.stderr), wiring);
   }
   const { statusCommand: status } = await import('./commands/status.js');
   print(json ? JSON.stringify(withSchema(result), null, 2) : await status(config, false));

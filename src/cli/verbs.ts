@@ -30,9 +30,10 @@ export const VERBS: Record<string, Verb> = {
   },
   'check-in': { group: 'device', json: true, flags: {}, summary: 'check in with the fleet now and prepare the target it names (handed to the daemon when it runs)' },
   prepare: {
-    group: 'device', json: true, summary: 'fetch, verify and prepare the image of a signed manifest up to ready (handed to the daemon when it runs)',
+    group: 'device', json: true, summary: 'fetch, verify and prepare the image of a signed manifest (or an offline bundle) up to ready (handed to the daemon when it runs)',
     flags: {
-      manifest: { kind: 'value', arg: 'URL', help: 'the signed manifest (required)' },
+      manifest: { kind: 'value', arg: 'URL', help: 'the signed manifest (this or --bundle is required)' },
+      bundle: { kind: 'value', arg: 'FILE', help: 'an offline bundle made by `upgradectl bundle` (instead of --manifest); resumes from the same file' },
       'allow-downgrade': { kind: 'bool', help: 'accept a version below the floor' },
     },
   },
@@ -57,6 +58,15 @@ export const VERBS: Record<string, Verb> = {
       key: KEY_FLAG,
       payload: { kind: 'value', arg: 'FILE', help: 'the payload JSON (required)' },
       out: { kind: 'value', arg: 'FILE', help: 'the envelope to write (required)' },
+    },
+  },
+  bundle: {
+    group: 'publisher', json: false, summary: 'pack manifests/N.json of a publish directory and the streams devices need into one file, for prepare --bundle',
+    flags: {
+      'publish-dir': { kind: 'value', arg: 'DIR', help: 'the directory publish wrote (required)' },
+      version: { kind: 'value', arg: 'N', help: 'the version whose manifest goes in (required)' },
+      from: { kind: 'list', arg: 'N|full', help: 'bases whose streams go in, `full` for the full stream (default every stream the manifest offers); repeat or separate with commas' },
+      out: { kind: 'value', arg: 'FILE', help: 'the bundle to write (required)' },
     },
   },
   publish: {
@@ -99,9 +109,10 @@ export function verbHelp(name: string): string {
 
 export const USAGE = `usage: upgradectl [--config FILE] <command> [options]
 device:    status [--json] | history [--json] | images [--json] | cleanup [--dry-run] [--json]
-           check-in [--json] | prepare --manifest URL [--allow-downgrade] [--json] | daemon
+           check-in [--json] | prepare (--manifest URL | --bundle FILE) [--allow-downgrade] [--json] | daemon
            apply [--now] | confirm | rollback | grub-cfg --print
 publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
            publish --dataset POOL/DS --out DIR --version N --key FILE... --hardware NAME... [options]
+           bundle --publish-dir DIR --version N [--from N|full...] --out FILE
 common:    ${CONFIG_HELP}, before or after the command
            upgradectl COMMAND --help (or upgradectl help COMMAND): that command's options`;

@@ -12,6 +12,26 @@ export interface AcceptResult {
   deployment: Deployment | null;
 }
 
+/** The device's verification of a manifest document, changing nothing: trust keys and threshold, floors, hardware, channel. */
+export function verifyForDevice(
+  deps: Pick<Device, 'config' | 'store'>, doc: Uint8Array, nowMs: number, allowDowngrade?: boolean,
+): ReturnType<typeof verifyManifest> {
+  const { config, store } = deps;
+  const floorVersion = store.getFloor('version');
+  return verifyManifest(doc, {
+    trusted: config.trust.keys,
+    threshold: config.trust.threshold,
+    maxBytes: config.trust.maxManifestBytes,
+    now: new Date(nowMs),
+    newestIssued: store.getFloor('issued'),
+    maxClockAheadSec: config.trust.maxClockAheadSec,
+    versionFloor: floorVersion === null ? null : Number(floorVersion),
+    hardware: config.hardware,
+    channel: config.channel,
+    allowDowngrade: allowDowngrade ?? config.trust.allowDowngrade,
+  });
+}
+
 /**
  * Verifies `doc` (signatures, expiry with the clock floor, version floor, hardware, channel, size cap) and
  * records a deployment. Raises the floors only after the manifest is accepted.
@@ -23,21 +43,10 @@ export function acceptManifest(
   opts: { allowDowngrade?: boolean; automatic?: boolean } = {},
 ): AcceptResult {
   const { config, store, log } = deps;
-  const floorVersion = store.getFloor('version');
   const nowMs = deps.now(); // one clock reading for the expiry check and for the floor stored after it
   const maxAhead = config.trust.maxClockAheadSec;
-  const { manifest, payloadSha256 } = verifyManifest(doc, {
-    trusted: config.trust.keys,
-    threshold: config.trust.threshold,
-    maxBytes: config.trust.maxManifestBytes,
-    now: new Date(nowMs),
-    newestIssued: store.getFloor('issued'),
-    maxClockAheadSec: maxAhead,
-    versionFloor: floorVersion === null ? null : Number(floorVersion),
-    hardware: config.hardware,
-    channel: config.channel,
-    allowDowngrade: opts.allowDowngrade ?? config.trust.allowDowngrade,
-  });
+  const { manifest, payloadSha256 } = verifyForDevice(deps, doc, nowMs, opts.allowDowngrade);
+
   const active = store.active();
   const last = opts.automatic ? store.latestForVersion(manifest.version) : null;
   const decision = decideTarget(

@@ -14,6 +14,7 @@ import { exportImage } from '../steps/export.js';
 import { SpaceError } from '../errors.js';
 import { fsyncDir } from '../util/atomic-file.js';
 import { fileIdentity } from '../util/file-identity.js';
+import { bundleSource, copyStreamFromBundle, selectFromBundle } from './bundle-source.js';
 
 /** Where a deployment's stream lives: `.part` while downloading, the bare name once complete and hashed. */
 export function streamPaths(downloadsDir: string, d: Pick<Deployment, 'id' | 'version' | 'streamFrom'>): { partial: string; complete: string } {
@@ -33,12 +34,18 @@ export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
   const { config, store, zfs, dispatcher, log, now } = ctx;
   let d = d0;
   const m = manifestOf(d);
+  const bundle = await bundleSource(ctx, d);
   if (d.streamSha256 === null) {
     // First entry: choose delta-from-base, an on-demand diff or full once, and persist the choice before fetching anything.
     const dataset = `${config.zfs.pool}/${config.zfs.dataset}`;
     const snaps = await zfs.snapshots(dataset);
     const base = snaps.length > 0 ? (snaps[snaps.length - 1]?.version ?? null) : null;
-    d = await chooseStream(ctx, d, m, base);
+    if (bundle) {
+      // From a bundle, only the streams it carries can be chosen.
+      const s = selectFromBundle(m, bundle.bundle, base);
+      d = store.update(d.id, { streamFrom: s.from, streamSize: s.size, streamSha256: s.sha256, compression: s.compression });
+      store.journal('stream-selected', d.id, { from: s.from, size: s.size, base, onDemand: false });
+    } else d = await chooseStream(ctx, d, m, base);
   }
   const stream = chosenStream(m, d);
   const paths = streamPaths(config.paths.downloadsDir, d);
@@ -56,6 +63,12 @@ export async function runDownload(ctx: Device, d0: Deployment): Promise<void> {
     throw new SpaceError('E_NO_SPACE', `need ${need} bytes free for the download, have ${free}`, {
       context: { path: config.paths.downloadsDir, need, free },
     });
+  }
+  if (bundle) {
+    await copyStreamFromBundle(ctx, d, bundle, stream, paths.partial);
+    renameSync(paths.partial, paths.complete);
+    fsyncDir(config.paths.downloadsDir);
+    return;
   }
   const res = await downloadStream({
     urls: stream.urls,

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { Runner } from '../core/runner.js';
 import { checkInCycle } from '../core/checkin-cycle.js';
 import { prepare, advanceUntilSettled } from '../core/prepare.js';
+import { prepareBundle } from '../core/bundle.js';
 import { resumeAction } from '../core/phases.js';
 import { asUpgradeError } from '../errors.js';
 import { startControlServer } from './control.js';
@@ -89,7 +90,9 @@ export class Daemon {
         'POST /confirm': () => this.enqueue(() => drive(this.device, 'reconcile')),
         'POST /rollback': () => this.enqueue(() => drive(this.device, 'rollback')),
         'POST /prepare': (b) =>
-          this.enqueue(() => prepare(device, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
+          this.enqueue(() => typeof b['bundle'] === 'string'
+            ? prepareBundle(device, b['bundle'], { allowDowngrade: b['allowDowngrade'] === true })
+            : prepare(device, String(b['manifestUrl']), { allowDowngrade: b['allowDowngrade'] === true })),
       });
       device.log.info({ socket: device.config.paths.socket }, 'daemon started');
     }

@@ -11,6 +11,7 @@ export const JOURNAL_EVENTS = {
   'target-refused': 'the offered target failed or was rolled back before: not retried automatically',
   'target-deferred': 'the offered target already has a deployment in progress',
   resumed: 'an interrupted in-progress phase was found at start and is resumed (data: the resume count)',
+  'bundle-opened': 'prepare --bundle: the bundle was indexed and its manifest verified (data: path, size, streams)',
   'stream-selected': 'the download chose a stream (full or a diff from a base; data.onDemand: built by the fleet server after the release)',
   'diff-offer-declined': 'the fleet server has no on-demand diff from this base (or its delegation does not cover it): the full stream instead (data: code)',
   'download:start': 'download step began (pending → downloading)',

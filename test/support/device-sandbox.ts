@@ -32,12 +32,12 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-export async function startFleet(opts: { versions: number; sizeMiB?: number; blobKiB?: number }): Promise<Fleet> {
+export async function startFleet(opts: { versions: number; sizeMiB?: number; blobKiB?: number; poolPrefix?: string }): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'ua-fleet-'));
   mkdirSync(join(dir, 'ca'));
   const ca = await makeThrowawayCa(join(dir, 'ca'));
   const key = generateKeyPair();
-  const pubPool = await createPool(dir, 'uapub', 256);
+  const pubPool = await createPool(dir, opts.poolPrefix ?? 'uapub', 256);
   const images = await buildImageVersions(pubPool, { workDir: dir, count: opts.versions, sizeMiB: opts.sizeMiB ?? 32, blobKiB: opts.blobKiB ?? 1024 });
   const www = join(dir, 'www');
   mkdirSync(www, { recursive: true });
@@ -80,7 +80,7 @@ export interface Device {
 
 /**
  * A device that runs image 1: its pool holds @1 (from a full stream), /host/images/1.img is "booted".
- * `pool.mountpoint: 'none'` makes its pool as `zpool create -m none` does.
+ * `pool.mountpoint: 'none'` makes its pool as `zpool create -m none` does; `pool.prefix` names it (default uadev).
  */
 export async function makeDevice(
   fleet: Fleet,

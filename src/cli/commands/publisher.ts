@@ -6,6 +6,7 @@ import { signPayload } from '../../trust/sign.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { UsageError } from '../../errors.js';
 import { publish, type PublishOptions } from '../../publish/publish.js';
+import { writeBundle } from '../../publish/bundle.js';
 import { ZfsCli } from '../../adapters/zfs.js';
 import { silentLogger } from '../../log.js';
 
@@ -46,7 +47,7 @@ export function publishOptions(args: ParsedArgs): PublishOptions {
   };
 }
 
-export async function publisherCommand(command: 'keygen' | 'sign' | 'publish', args: ParsedArgs): Promise<string> {
+export async function publisherCommand(command: 'keygen' | 'sign' | 'bundle' | 'publish', args: ParsedArgs): Promise<string> {
   switch (command) {
     case 'keygen': {
       const out = requireFlag(args, 'out');
@@ -61,6 +62,15 @@ export async function publisherCommand(command: 'keygen' | 'sign' | 'publish', a
       const out = requireFlag(args, 'out');
       writeFileAtomic(out, JSON.stringify(signPayload(payload, keys)));
       return out;
+    }
+    case 'bundle': {
+      const from = flagList(args, 'from').map((s) => {
+        if (s === 'full') return null;
+        if (!/^\d+$/.test(s)) throw new UsageError('E_USAGE', '--from takes base versions (whole numbers) or full, repeated or comma-separated');
+        return Number(s);
+      });
+      const result = await writeBundle({ publishDir: requireFlag(args, 'publish-dir'), version: intFlag(args, 'version'), from: from.length ? from : 'all', out: requireFlag(args, 'out') });
+      return JSON.stringify(result, null, 2);
     }
     case 'publish': {
       const result = await publish({ zfs: new ZfsCli({ busyTimeoutSec: 30, log: silentLogger() }), now: () => Date.now() }, publishOptions(args));
