@@ -26,6 +26,8 @@ export interface BuildSandbox {
   build(o: Partial<BuildOptions> & Pick<BuildOptions, 'dataset' | 'version' | 'tree'>): Promise<BuildResult>;
   /** Copies the image of `snapshot` out to `base`, mounts the copy read-only and runs `fn` on its root. */
   inspect<T>(snapshot: string, fn: (root: string) => Promise<T>): Promise<T>;
+  /** `e2fsck -fn` of the image of `snapshot` (copied out first): its exit code. */
+  fsck(snapshot: string): Promise<number | null>;
   /** Loop devices whose backing file is under `dir`. */
   loopsUnder(dir: string): Promise<string[]>;
   mountsUnder(dir: string): string[];
@@ -73,6 +75,16 @@ export async function buildSandbox(name: string): Promise<BuildSandbox> {
         return await fn(mnt);
       } finally {
         await mounter.unmount(mnt);
+        rmSync(copy, { force: true });
+      }
+    },
+    async fsck(snapshot) {
+      const copy = join(base, `fsck-${inspectCount++}.img`);
+      const ds = snapshot.split('@')[0] as string;
+      await withSnapshotFile({ zfs, log: silentLogger() }, snapshot, `${ds}.fsck`, 'root.img', (p) => copyChanged(p, copy).then(() => undefined));
+      try {
+        return (await new E2fsck().check(copy)).exitCode;
+      } finally {
         rmSync(copy, { force: true });
       }
     },
