@@ -63,8 +63,8 @@ describe('image build', () => {
       expect(readFileSync(join(root, 'etc/version'), 'utf8')).toBe('release 2\n');
       expect(existsSync(join(root, 'usr/lib/app/part-001.bin'))).toBe(false); // deleted in release 2
       expect(existsSync(join(root, 'usr/lib/app/new-1.bin'))).toBe(false);
-      expect(readFileSync(join(root, 'usr/lib/app/new-2.bin'))).toEqual(readFileSync(join(tree2, 'usr/lib/app/new-2.bin')));
-      expect(readFileSync(join(root, 'usr/lib/app/part-002.bin'))).toEqual(readFileSync(join(tree2, 'usr/lib/app/part-002.bin')));
+      expect(readFileSync(join(root, 'usr/lib/app/new-2.bin')).equals(readFileSync(join(tree2, 'usr/lib/app/new-2.bin')))).toBe(true);
+      expect(readFileSync(join(root, 'usr/lib/app/part-002.bin')).equals(readFileSync(join(tree2, 'usr/lib/app/part-002.bin')))).toBe(true);
       expect(statSync(join(root, 'usr/bin/tool-a')).ino).toBe(statSync(join(root, 'usr/bin/tool-b')).ino);
       const secret = statSync(join(root, 'srv/data/secret'));
       expect([secret.uid, secret.gid, secret.mode & 0o7777, secret.mtimeMs]).toEqual([1234, 5678, 0o640, 1_600_000_000_000]);
