@@ -89,6 +89,7 @@ export const VERBS: Record<string, Verb> = {
       'work-dir': { kind: 'value', arg: 'DIR', help: 'where the image is copied to and loop-mounted, never on ZFS (default /var/tmp/upgradectl-build)' },
       size: { kind: 'value', arg: 'MIB', help: 'size of a first version\'s new image (only when the dataset has no snapshot yet)' },
       scrub: { kind: 'list', arg: 'FILE', help: 'a scrub list of your own, after the built-in one; repeat or separate with commas' },
+      'no-trim': { kind: 'bool', help: 'leave freed blocks as they were instead of zeroing them (smaller diffs, larger full streams)' },
     },
   },
 };

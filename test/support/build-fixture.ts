@@ -26,6 +26,8 @@ export interface BuildSandbox {
   build(o: Partial<BuildOptions> & Pick<BuildOptions, 'dataset' | 'version' | 'tree'>): Promise<BuildResult>;
   /** Copies the image of `snapshot` out to `base`, mounts the copy read-only and runs `fn` on its root. */
   inspect<T>(snapshot: string, fn: (root: string) => Promise<T>): Promise<T>;
+  /** A copy of the image of `snapshot` under base (the caller removes it). */
+  copyOut(snapshot: string): Promise<string>;
   /** `e2fsck -fn` of the image of `snapshot` (copied out first): its exit code. */
   fsck(snapshot: string): Promise<number | null>;
   /** Loop devices whose backing file is under `dir`. */
@@ -57,7 +59,14 @@ export async function buildSandbox(name: string): Promise<BuildSandbox> {
     return r.stdout.split('\n').filter((l) => l.includes(`${dir}/`));
   };
   let inspectCount = 0;
+  const copyOut = async (snapshot: string): Promise<string> => {
+    const copy = join(base, `copy-${inspectCount++}.img`);
+    const ds = snapshot.split('@')[0] as string;
+    await withSnapshotFile({ zfs, log: silentLogger() }, snapshot, `${ds}.copy`, 'root.img', (p) => copyChanged(p, copy).then(() => undefined));
+    return copy;
+  };
   return {
+    copyOut,
     base, pool, zfs, workDir, deps, mountsUnder, loopsUnder,
     async dataset(ds: string) {
       await execa('zfs', ['create', `${pool.name}/${ds}`]);
@@ -79,9 +88,7 @@ export async function buildSandbox(name: string): Promise<BuildSandbox> {
       }
     },
     async fsck(snapshot) {
-      const copy = join(base, `fsck-${inspectCount++}.img`);
-      const ds = snapshot.split('@')[0] as string;
-      await withSnapshotFile({ zfs, log: silentLogger() }, snapshot, `${ds}.fsck`, 'root.img', (p) => copyChanged(p, copy).then(() => undefined));
+      const copy = await copyOut(snapshot);
       try {
         return (await new E2fsck().check(copy)).exitCode;
       } finally {

@@ -31,6 +31,7 @@ export function imageBuildOptions(args: ParsedArgs): BuildOptions {
     workDir: flagString(args, 'work-dir') ?? DEFAULT_WORK_DIR,
     ...(sizeMiB === undefined ? {} : { sizeMiB }),
     scrubFiles: flagList(args, 'scrub'),
+    ...(args.flags['no-trim'] === true ? { noTrim: true } : {}),
   };
 }
 

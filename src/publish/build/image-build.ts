@@ -42,6 +42,8 @@ export interface BuildOptions {
   sizeMiB?: number;
   /** Publisher scrub lists, after the built-in one. */
   scrubFiles: string[];
+  /** Leave freed blocks as they were (no fstrim): smaller diffs, larger full streams (docs/benchmarks.md). */
+  noTrim?: boolean;
 }
 
 export interface BuildResult {
@@ -113,7 +115,7 @@ export async function buildImage(deps: BuildDeps, o: BuildOptions): Promise<Buil
     crash('build:copied');
   }
   if (!stageAtLeast(state, 'synced')) {
-    const contents = await syncInto(deps, { dir, work, tree, rules, version: o.version, base: newest }, crash);
+    const contents = await syncInto(deps, { dir, work, tree, rules, version: o.version, base: newest, trim: o.noTrim !== true }, crash);
     state = advance(state, { stage: 'synced', contents });
     crash('build:synced');
   }
@@ -169,7 +171,7 @@ async function copyOut(deps: BuildDeps, o: BuildOptions, base: number | null, wo
 /** Mounts the work copy, writes the tree into it, scrubs, digests, discards freed blocks, and unmounts. */
 async function syncInto(
   deps: BuildDeps,
-  b: { dir: string; work: string; tree: string; rules: ScrubRule[]; version: number; base: number | null },
+  b: { dir: string; work: string; tree: string; rules: ScrubRule[]; version: number; base: number | null; trim: boolean },
   crash: (p: BuildCrashPoint) => void,
 ): Promise<BuildContents> {
   const mounter = deps.mounter(join(b.dir, 'mnt'));
@@ -186,8 +188,12 @@ async function syncInto(
     await deps.sync.sync(b.tree, mnt, { keep: KEEP });
     const scrubbed = await scrub(mnt, b.rules);
     const digest = await treeDigest(mnt, KEEP);
-    await deps.tools.trim(mnt);
+    // Blocks freed in a transaction that is not committed yet are not discarded: commit first, then trim.
     await mounter.syncfs(mnt);
+    if (b.trim) {
+      await deps.tools.trim(mnt);
+      await mounter.syncfs(mnt);
+    }
     return {
       schema: 1,
       version: b.version,

@@ -25,9 +25,9 @@ export class RealImageTools implements ImageTools {
   }
 
   /**
-   * fstrim rather than zerofree or `e2fsck -E discard`: it runs on the mounted image between the sync and the
-   * umount (no second pass over an unmounted file), and both end with the same zeros in the free blocks, which is
-   * all the diff sees (docs/benchmarks.md, "Freed blocks").
+   * fstrim rather than zerofree: measured, both give the same `zfs send -i` and full stream to the byte's order
+   * (docs/benchmarks.md, "Freed blocks"); fstrim runs on the mounted image (no second pass over the unmounted file,
+   * no extra package). The loop device turns the discards into holes of the work copy, which read as zeros.
    */
   trim(mountpoint: string): Promise<void> {
     return run('fstrim', [mountpoint], `fstrim ${mountpoint}`);

@@ -1,7 +1,7 @@
 // image build on real zfs-fuse, rsync, loop mounts and e2fsck: contents, scrubbing, small diffs, refusals.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { makeSendFile } from '../../support/zfs-pool.js';
@@ -88,6 +88,25 @@ describe('image build', () => {
       lease: existsSync(join(root, 'var/lib/dhcp/dhclient.eth0.leases')),
     }));
     expect(r).toEqual({ machineId: 0, hostKeys: [], sshdConfig: true, udev: false, lease: false });
+  });
+
+  it('zeroes the blocks it frees: a deleted file\'s bytes are in @1\'s image and not in @2\'s', async () => {
+    const needle = readFileSync(join(tree1, 'usr/lib/app/part-001.bin')).subarray(16384, 20480);
+    const has = async (snap: string): Promise<boolean> => {
+      const copy = await sb.copyOut(snap);
+      try {
+        return readFileSync(copy).includes(needle);
+      } finally {
+        rmSync(copy, { force: true });
+      }
+    };
+    expect(await has(`${ds}@1`)).toBe(true);
+    expect(await has(`${ds}@2`)).toBe(false);
+    // --no-trim leaves them where they were.
+    const kept = await sb.dataset('notrim');
+    await sb.build({ dataset: kept, version: 1, tree: tree1, sizeMiB: 64 });
+    await sb.build({ dataset: kept, version: 2, tree: tree2, noTrim: true });
+    expect(await has(`${kept}@2`)).toBe(true);
   });
 
   it('built into the previous image, the diff is a fraction of one rebuilt from scratch (mkfs.ext4 -d)', async () => {
