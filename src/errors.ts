@@ -99,6 +99,16 @@ export const ERROR_CODES = {
   E_BUNDLE_STREAM_MISSING: { message: 'the bundle holds no stream this device can use (none from its base, no full stream)' },
   E_BUNDLE_STREAM_HASH: { message: 'stream bytes in the bundle do not match the signed sha256', deletePartial: true },
   E_BUNDLE_UNREADABLE: { message: 'the bundle file cannot be read (removed, unmounted, I/O error); retried', transient: true },
+  E_BUILD_TREE: { message: 'the tree to build an image from is not a readable directory' },
+  E_BUILD_NO_KERNEL: { message: 'the tree has no kernel or no initrd (/vmlinuz and /initrd.img must resolve to files in it)' },
+  E_BUILD_NO_AGENT: { message: 'the tree does not have the upgrade agent installed (an image that cannot upgrade itself is a dead end)' },
+  E_BUILD_BASE: { message: 'no previous image to build into (the dataset has no snapshot and no --size was given, or the snapshot holds no image)' },
+  E_BUILD_VERSION: { message: 'the version to build is not above the dataset\'s newest snapshot' },
+  E_BUILD_WORKDIR: { message: 'the build work directory is on ZFS or not usable (images are loop-mounted only outside ZFS)' },
+  E_BUILD_SCRUB: { message: 'a scrub list entry is malformed or could not be applied' },
+  E_BUILD_SYNC: { message: 'writing the tree into the image failed' },
+  E_BUILD_IMAGE_FULL: { message: 'the image has no room for the tree' },
+  E_BUILD_FSCK: { message: 'the built image is not clean (e2fsck -fn)' },
   E_INTERNAL: { message: 'unexpected internal error' },
 } as const satisfies Record<string, ErrorClass>;
 
@@ -147,6 +157,7 @@ export class StateError extends UpgradeError {}
 export class CheckinError extends UpgradeError {}
 export class BootError extends UpgradeError {}
 export class MigrateError extends UpgradeError {}
+export class BuildError extends UpgradeError {}
 
 /** Come back later: not a failure, the server is still building the diff. */
 export class RetryLaterError extends DownloadError {

@@ -218,6 +218,11 @@ export class ZfsCli implements Zfs {
     return (await this.run(['get', '-H', '-p', '-o', 'value', prop, name])).trim();
   }
 
+  /** `zfs snapshot NAME` (the publisher's builds; the device only receives snapshots, so it is not on Zfs). */
+  async snapshot(name: string): Promise<void> {
+    await this.run(['snapshot', name]);
+  }
+
   async clone(snapshot: string, target: string, props: Record<string, string> = {}): Promise<void> {
     await this.run(['clone', ...propArgs(props), snapshot, target]);
   }

@@ -18,8 +18,19 @@ function print(s: string): void {
   if (s) process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 }
 
+/** Verbs of two words (`image build`): the second word joins the command (also after `help`). */
+function joinSubcommand(command: string | undefined, rest: string[]): { command: string | undefined; rest: string[] } {
+  const at = command === 'help' ? 1 : 0;
+  const group = command === 'help' ? rest[0] : command;
+  const sub = rest[at];
+  if (group !== 'image' || sub === undefined || sub.startsWith('--')) return { command, rest };
+  const joined = `${group} ${sub}`;
+  return command === 'help' ? { command, rest: [joined, ...rest.slice(2)] } : { command: joined, rest: rest.slice(1) };
+}
+
 async function run(argv: string[], wiring: WiringOptions): Promise<number> {
-  const { command, rest } = splitCommand(argv);
+  const split = splitCommand(argv);
+  const { command, rest } = joinSubcommand(split.command, split.rest);
   if (command === undefined || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;
     if (topic !== undefined && !Object.hasOwn(VERBS, topic)) throw new UsageError('E_USAGE', `unknown command ${topic}\n${USAGE}`);
@@ -73,6 +84,11 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
     case 'publish': {
       const { publisherCommand } = await import('./commands/publisher.js');
       print(await publisherCommand(command, args));
+      return EXIT.ok;
+    }
+    case 'image build': {
+      const { imageBuildCommand } = await import('./commands/image-build.js');
+      print(await imageBuildCommand(args));
       return EXIT.ok;
     }
   }

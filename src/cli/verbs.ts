@@ -88,6 +88,20 @@ export const VERBS: Record<string, Verb> = {
       'image-file': { kind: 'value', arg: 'FILE', help: 'the image inside a file-layout dataset (default root.img)' },
     },
   },
+  'image build': {
+    group: 'publisher', json: false,
+    summary: 'write a root tree into (a copy of) the previous version\'s image, scrub per-machine state, e2fsck it, write it back chunk by chunk and snapshot POOL/DS@N',
+    flags: {
+      dataset: { kind: 'value', arg: 'POOL/DS', help: 'the file-layout dataset holding the image snapshots (required)' },
+      version: { kind: 'value', arg: 'N', help: 'the version to build, above the newest snapshot (required)' },
+      'from-tree': { kind: 'value', arg: 'DIR', help: 'the new root tree, a directory (required; unpack a tar first: README, "Publishing")' },
+      'image-file': { kind: 'value', arg: 'FILE', help: 'the image inside the dataset (default root.img)' },
+      'work-dir': { kind: 'value', arg: 'DIR', help: 'where the image is copied to and loop-mounted, never on ZFS (default /var/tmp/upgradectl-build)' },
+      size: { kind: 'value', arg: 'MIB', help: 'size of a first version\'s new image (only when the dataset has no snapshot yet)' },
+      scrub: { kind: 'list', arg: 'FILE', help: 'a scrub list of your own, after the built-in one; repeat or separate with commas' },
+      'no-trim': { kind: 'bool', help: 'leave freed blocks as they were instead of zeroing them (smaller diffs, larger full streams)' },
+    },
+  },
 };
 
 export const CONFIG_HELP = '--config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)';
@@ -114,5 +128,6 @@ device:    status [--json] | history [--json] | images [--json] | cleanup [--dry
 publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
            publish --dataset POOL/DS --out DIR --version N --key FILE... --hardware NAME... [options]
            bundle --publish-dir DIR --version N [--from N|full...] --out FILE
+           image build --dataset POOL/DS --version N --from-tree DIR [options]
 common:    ${CONFIG_HELP}, before or after the command
            upgradectl COMMAND --help (or upgradectl help COMMAND): that command's options`;

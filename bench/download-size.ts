@@ -1,0 +1,130 @@
+// Issue 11's download-size table on a Debian minbase root: a diff built into the previous image against one
+// rebuilt from scratch, `zstd --patch-from` of the raw images, and the changed files compressed (the lower bound).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { E2fsck } from '../src/adapters/fsck.js';
+import { LoopMounter } from '../src/adapters/image-mount.js';
+import { ZfsCli } from '../src/adapters/zfs.js';
+import { silentLogger } from '../src/log.js';
+import { buildImage, type BuildDeps } from '../src/publish/build/image-build.js';
+import { copyChanged } from '../src/publish/build/block-copy.js';
+import { RealImageTools } from '../src/publish/build/image-tools.js';
+import { RsyncTreeSync } from '../src/publish/build/tree-sync.js';
+import { withSnapshotFile } from '../src/steps/snapshot-file.js';
+import { createPool, makeSendFile, pseudoRandom } from '../src/sandbox/pools.js';
+
+const IMAGE_MIB = Number(process.env['BENCH_IMAGE_MIB'] ?? 768);
+const CACHE = join(process.cwd(), '.cache/bench-roots');
+
+/** A minbase root tar from mmdebstrap, cached by a hash of its command line. */
+function minbase(include: string[]): string {
+  const args = ['--variant=minbase', '--format=tar', ...(include.length ? [`--include=${include.join(',')}`] : []), 'bookworm'];
+  const key = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 16);
+  const tar = join(CACHE, `minbase-${key}.tar`);
+  if (existsSync(tar)) return tar;
+  mkdirSync(CACHE, { recursive: true });
+  // --format=tar: from a name ending in .partial mmdebstrap would guess a directory.
+  execFileSync('mmdebstrap', [...args, `${tar}.partial`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  renameSync(`${tar}.partial`, tar);
+  return tar;
+}
+
+/** A text-like application file (compressible as real code and data are), different per release when `gen` is. */
+const appFile = (i: number, gen: number): string =>
+  Array.from({ length: 40 + (i % 60) }, (_, l) => `export const v${i}_${l} = ${JSON.stringify(pseudoRandom(`app${i}:${gen}:${l}`, 12).toString('hex'))}; // line ${l}\n`).join('');
+
+/** Unpacks a root tar and adds what `image build` requires: kernel and initrd stand-ins, the agent's files, an app. */
+function tree(dir: string, tar: string, app: number | null): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  execFileSync('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-xpf', tar, '-C', dir]);
+  const put = (p: string, data: string | Buffer, mode = 0o644): void => {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), data, { mode });
+  };
+  put('boot/vmlinuz-6.1.0-bench', pseudoRandom('kernel', 8 * 1024 * 1024));
+  put('boot/initrd.img-6.1.0-bench', pseudoRandom('initrd', 16 * 1024 * 1024));
+  execFileSync('ln', ['-sfn', 'boot/vmlinuz-6.1.0-bench', join(dir, 'vmlinuz')]);
+  execFileSync('ln', ['-sfn', 'boot/initrd.img-6.1.0-bench', join(dir, 'initrd.img')]);
+  put('usr/bin/upgradectl', '#!/bin/sh\n', 0o755);
+  put('usr/lib/systemd/system/upgrade-agent.service', '[Service]\n');
+  put('usr/lib/systemd/system/upgrade-agent-confirm.service', '[Service]\n');
+  if (app !== null) {
+    // A file-heavy release: 3000 source files, 30 binaries; release 2 changes every 5th file and 3 binaries.
+    for (let i = 0; i < 3000; i++) put(`opt/app/src/m${Math.floor(i / 100)}/f${i}.js`, appFile(i, app === 2 && i % 5 === 0 ? 2 : 1));
+    for (let i = 0; i < 30; i++) put(`opt/app/lib/b${i}.so`, pseudoRandom(`bin${i}:${app === 2 && i < 3 ? 2 : 1}`, 256 * 1024));
+  }
+  return dir;
+}
+
+/** Bytes of the files of `b` that are new or changed against `a`, as one tar through `xz -6`. */
+function lowerBound(a: string, b: string, out: string): number {
+  const list = execFileSync('rsync', ['-anc', '--out-format=%n', '--', `${b}/`, `${a}/`]).toString().split('\n').filter((l) => l && !l.endsWith('/'));
+  writeFileSync(`${out}.list`, list.join('\n'));
+  execFileSync('sh', ['-c', `tar -cf - -C "${b}" --no-recursion -T "${out}.list" | xz -T1 -6 > "${out}"`]);
+  return statSync(out).size;
+}
+
+async function main(): Promise<void> {
+  const base = join('/var/tmp', `uab-dlsize-${process.pid}`);
+  mkdirSync(base, { recursive: true });
+  const pool = await createPool(base, 'uabdl', IMAGE_MIB * 3);
+  const zfs = new ZfsCli();
+  const deps: BuildDeps = {
+    zfs, mounter: (runtimeDir) => new LoopMounter({ runtimeDir }), sync: new RsyncTreeSync(), fsck: new E2fsck(),
+    tools: new RealImageTools(), log: silentLogger(), now: () => Date.now(),
+  };
+  const rows: Record<string, unknown>[] = [];
+  try {
+    const plain = minbase([]);
+    const withLess = minbase(['less']);
+    // Versions: 1 minbase, 2 one package more, 3 an application added, 4 its next release.
+    const trees = [tree(join(base, 't1'), plain, null), tree(join(base, 't2'), withLess, null), tree(join(base, 't3'), withLess, 1), tree(join(base, 't4'), withLess, 2)];
+    const ours = `${pool.name}/ours`;
+    const scratch = `${pool.name}/scratch`;
+    execFileSync('zfs', ['create', ours]);
+    execFileSync('zfs', ['create', scratch]);
+    const scratchMnt = (await zfs.mountpoint(scratch)) as string;
+    const times: number[] = [];
+    for (const [i, t] of trees.entries()) {
+      const started = Date.now();
+      await buildImage(deps, { dataset: ours, version: i + 1, tree: t, imageFile: 'root.img', workDir: join(base, 'work'), scrubFiles: [], ...(i === 0 ? { sizeMiB: IMAGE_MIB } : {}) });
+      times.push((Date.now() - started) / 1000);
+      const img = join(base, `scratch-${i + 1}.img`);
+      execFileSync('mkfs.ext4', ['-q', '-F', '-d', t, img, `${IMAGE_MIB}M`]);
+      await copyChanged(img, join(scratchMnt, 'root.img'));
+      rmSync(img);
+      execFileSync('zfs', ['snapshot', `${scratch}@${i + 1}`]);
+    }
+    const raw = async (v: number): Promise<string> => {
+      const out = join(base, `ours-${v}.img`);
+      await withSnapshotFile({ zfs, log: silentLogger() }, `${ours}@${v}`, `${ours}.copy${v}`, 'root.img', (p) => copyChanged(p, out).then(() => undefined));
+      return out;
+    };
+    for (const [from, to, change] of [[1, 2, 'one package added (less)'], [3, 4, 'application release (600 of 3000 files, 3 of 30 libraries)']] as const) {
+      const o = await makeSendFile(`${ours}@${from}`, `${ours}@${to}`, join(base, `ours-${from}-${to}.xz`));
+      const s = await makeSendFile(`${scratch}@${from}`, `${scratch}@${to}`, join(base, `scratch-${from}-${to}.xz`));
+      const [a, b] = [await raw(from), await raw(to)];
+      const zst = join(base, `patch-${from}-${to}.zst`);
+      const z0 = Date.now();
+      execFileSync('zstd', ['-q', '-f', '-19', '--long=31', `--patch-from=${a}`, b, '-o', zst]);
+      const zstdSec = (Date.now() - z0) / 1000;
+      const lb = lowerBound(trees[from - 1] as string, trees[to - 1] as string, join(base, `changed-${from}-${to}.tar.xz`));
+      rows.push({ change, from, to, oursXz: o.size, scratchXz: s.size, zstdPatch: statSync(zst).size, zstdSec, lowerBoundXz: lb });
+      rmSync(a);
+      rmSync(b);
+    }
+    const usedMiB = Number(execFileSync('du', ['-sm', trees[3] as string]).toString().split('\t')[0]);
+    const result = { date: new Date().toISOString(), imageMiB: IMAGE_MIB, treeMiB: usedMiB, buildSec: times, rows };
+    writeFileSync(join(process.cwd(), '.cache/bench-download-size.json'), JSON.stringify(result, null, 2));
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    for (const m of readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((t) => t.startsWith(`${base}/work`))) execFileSync('umount', [m]);
+    await pool.destroy();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+await main();
