@@ -10,7 +10,7 @@ import { zfsRetry, type TestPool } from '../src/sandbox/pools.js';
 import { makeThrowawayCa } from '../src/sandbox/tls.js';
 import type { PrefetchArgs } from './prefetch-child.js';
 import { buildFixture, MiB } from './setup.js';
-import { makeAgentCgroups, removeAgentCgroups, runAgent, startWorkload, workloadRates, zfsFuseCpuSec, type AgentRun, type Priorities } from './workload-procs.js';
+import { checkCgroupV1, makeAgentCgroups, removeAgentCgroups, runAgent, startWorkload, workloadRates, zfsFuseCpuSec, type AgentRun, type Priorities } from './workload-procs.js';
 import { pairedRatios, spread, type Spread } from './workload-stats.js';
 
 export interface WorkloadConfig { diffMiB: number; reps: number; aloneSec: number; cpuWorkers: number; readFileMiB: number }
@@ -57,6 +57,7 @@ function writeReadFile(path: string, mib: number): void {
 }
 
 export async function benchWorkload(workDir: string, pools: TestPool[], cfg: WorkloadConfig, progress: (m: string) => void): Promise<WorkloadResults> {
+  checkCgroupV1();
   const startedAt = new Date().toISOString();
   const loadStart = loadavg();
   progress(`fixture: ${cfg.diffMiB} MiB xz diff, ${cfg.readFileMiB} MiB read file`);
@@ -74,7 +75,7 @@ export async function benchWorkload(workDir: string, pools: TestPool[], cfg: Wor
     url: `${server.url}/diff.zfs.xz`, caFile: ca.caFile, size: d.send.size, sha256: d.send.sha256, chunks: await chunkList(d.send.path),
     downloadsDir: join(workDir, 'downloads'), pool: fx.dev.name, dataset: fx.oursDs.slice(fx.dev.name.length + 1), from: d.from, to: d.to,
   };
-  const prio = makeAgentCgroups(`uawl-agent-${process.pid}`);
+  const prio = makeAgentCgroups(`uawl-agent-${process.pid}`, workDir);
   const undo = async (): Promise<void> => {
     await zfsRetry('zfs', ['destroy', `${fx.oursDs}@${d.to}`], 60_000);
     await zfsRetry('zfs', ['rollback', `${fx.oursDs}@${d.from}`], 60_000);

@@ -1,6 +1,7 @@
 // Processes of the workload bench: the workload's workers, the agent child at the shipped unit's priorities, the cgroups.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
@@ -25,8 +26,29 @@ export interface Priorities {
   diskScheduler: string;
 }
 
+/** Refuses early (before the minutes of fixture) on a host without the cgroup v1 cpu controller or as non-root. */
+export function checkCgroupV1(): void {
+  if (!existsSync('/sys/fs/cgroup/cpu/cpu.shares') || process.getuid?.() !== 0) {
+    throw new Error('BENCH_ONLY=workload needs root and the cgroup v1 cpu controller at /sys/fs/cgroup/cpu (to apply CPUWeight= as cpu.shares)');
+  }
+}
+
+/** The I/O scheduler of the block device holding `path` (a partition's is its disk's), e.g. "vda: mq-deadline". */
+function schedulerOf(path: string): string {
+  const dev = statSync(path).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00);
+  const base = `/sys/dev/block/${major}:${minor}`;
+  for (const q of [`${base}/queue/scheduler`, `${base}/../queue/scheduler`]) {
+    if (!existsSync(q)) continue;
+    const name = realpathSync(dirname(dirname(q))).split('/').at(-1) ?? '?';
+    return `${name}: ${/\[(\S+)\]/.exec(readFileSync(q, 'utf8'))?.[1] ?? 'none'}`;
+  }
+  return `${major}:${minor}: unknown`;
+}
+
 /** Creates the agent's cpu (and, if the kernel offers a weight, blkio) cgroup with the unit's weights. */
-export function makeAgentCgroups(name: string): Priorities {
+export function makeAgentCgroups(name: string, workDir: string): Priorities {
   const cpu = `/sys/fs/cgroup/cpu/${name}`;
   mkdirSync(cpu);
   const cpuShares = sharesForWeight(UNIT.cpuWeight);
@@ -41,8 +63,7 @@ export function makeAgentCgroups(name: string): Priorities {
     writeFileSync(`${dir}/${file}`, String(weight));
     blkio = { cgroup: dir, weight, file };
   }
-  const sched = /\[(\S+)\]/.exec(readFileSync('/sys/block/vda/queue/scheduler', 'utf8'))?.[1] ?? 'unknown';
-  return { cpuCgroup: cpu, cpuShares, blkio, nice: UNIT.nice, ionice: `-c ${UNIT.ioClass} -n ${UNIT.ioLevel}`, diskScheduler: `vda: ${sched}` };
+  return { cpuCgroup: cpu, cpuShares, blkio, nice: UNIT.nice, ionice: `-c ${UNIT.ioClass} -n ${UNIT.ioLevel}`, diskScheduler: schedulerOf(workDir) };
 }
 
 export function removeAgentCgroups(p: Priorities): void {
