@@ -1,7 +1,7 @@
 // `npm run bench`: import and export throughput and peak RSS against shell baselines, one run, same inputs.
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
@@ -13,6 +13,8 @@ import { buildFixture } from './setup.js';
 import { benchSwitch, renderSwitch } from './switch-case.js';
 import { benchDownload, renderDownload } from './download-case.js';
 import { benchIdle, renderIdle } from './idle-case.js';
+import { benchWorkload, workloadConfig } from './workload-case.js';
+import { renderWorkload } from './workload-report.js';
 
 /** The bandwidth cap alone (BENCH_ONLY=download); also run at the end of the full bench. */
 async function downloadOnly(): Promise<void> {
@@ -33,6 +35,32 @@ async function switchOnly(): Promise<void> {
   const rows = await benchSwitch(Number(process.env['BENCH_REPS'] ?? 3));
   process.stdout.write(`${renderSwitch(rows)}\n`);
   writeFileSync(RESULTS.replace('bench-results.json', 'bench-switch.json'), JSON.stringify(rows, null, 2));
+}
+
+/** The workload's side (BENCH_ONLY=workload): run on its own only, not part of the full bench (it wants the machine quiet). */
+async function workloadOnly(): Promise<void> {
+  const cfg = workloadConfig();
+  await ensureZfsFuse();
+  const t0 = performance.now();
+  const workDir = mkdtempSync(join(tmpdir(), 'upgrade-bench-wl-'));
+  const pools: TestPool[] = [];
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`bench: ${sig}, cleaning up\n`);
+    void cleanup(pools, workDir).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const progress = (msg: string): void => void process.stderr.write(`bench: ${msg} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    const r = await benchWorkload(workDir, pools, cfg, progress);
+    const m = await machine();
+    process.stdout.write(`${m.cpus} × ${m.cpuModel}, ${m.memMiB} MiB RAM, Linux ${m.kernel}, node ${m.node}, ${m.xz}, zfs-fuse ${m.zfsFuse}\n`);
+    process.stdout.write(`${renderWorkload(r)}\nwhole case ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    mkdirSync(dirname(RESULTS), { recursive: true });
+    writeFileSync(RESULTS.replace('bench-results.json', 'bench-workload.json'), JSON.stringify({ machine: m, ...r }, null, 2));
+  } finally {
+    await cleanup(pools, workDir);
+  }
 }
 
 const RESULTS = fileURLToPath(new URL('../../.cache/bench-results.json', import.meta.url));
@@ -75,6 +103,7 @@ async function main(): Promise<void> {
   if (process.env['BENCH_ONLY'] === 'switch') return switchOnly();
   if (process.env['BENCH_ONLY'] === 'download') return downloadOnly();
   if (process.env['BENCH_ONLY'] === 'idle') return idleOnly();
+  if (process.env['BENCH_ONLY'] === 'workload') return workloadOnly();
   const t0 = performance.now();
   const cfg = config();
   const startedAt = new Date().toISOString();
