@@ -1,20 +1,17 @@
 // Publisher: zfs send (-i) streams between snapshots, compressed and hashed as they stream, plus a signed manifest.
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import type { Zfs } from '../adapters/zfs.js';
 import type { SecretKey } from '../trust/keys.js';
 import type { Compression, Manifest, StreamOffer } from '../trust/manifest-types.js';
 import { signPayload } from '../trust/sign.js';
-import { commitRename, writeFileAtomic } from '../util/atomic-file.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { sha256OfFd } from '../util/sha256.js';
 import { UpgradeError, UsageError } from '../errors.js';
 import { withSnapshotFile } from '../steps/snapshot-file.js';
 import { chunkList } from './chunk-list.js';
+import { writeSendStream } from './send-stream.js';
 import { silentLogger } from '../log.js';
 
 export interface PublishOptions {
@@ -46,43 +43,6 @@ export interface PublishResult {
 
 export const streamFileName = (from: number | null, to: number, c: Compression): string =>
   `${from === null ? 'full' : from}-${to}.zfs${c === 'xz' ? '.xz' : ''}`;
-
-/** Writes one `zfs send` stream to `path` (tmp → rename), through `xz` when asked, hashing what lands on disk. */
-async function writeStream(zfs: Zfs, snap: string, from: string | undefined, path: string, c: Compression): Promise<{ size: number; sha256: string }> {
-  const tmp = `${path}.tmp`;
-  const send = zfs.send(snap, from);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const out = createWriteStream(tmp, { mode: 0o644 });
-  try {
-    if (c === 'xz') {
-      // -T1 keeps output identical across machines; the device decompresses with plain `xz -dc`.
-      const xz = spawn('xz', ['-c', '-6', '-T1'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const xzDone = new Promise<void>((resolve, reject) =>
-        xz.on('close', (code) => (code === 0 ? resolve() : reject(new UpgradeError('E_DECOMPRESS', `xz exited ${code}`)))),
-      );
-      await Promise.all([pipeline(send.stdout, xz.stdin), pipeline(xz.stdout, tap, out), xzDone, send.done]);
-    } else {
-      await Promise.all([pipeline(send.stdout, tap, out), send.done]);
-    }
-    const fh = await open(tmp, 'r');
-    await fh.sync();
-    await fh.close();
-    commitRename(tmp, path);
-  } catch (err) {
-    send.kill();
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  return { size, sha256: hash.digest('hex') };
-}
 
 /** Size and sha256 of the image file inside a snapshot, read through a temporary read-only clone. */
 function imageDigest(zfs: Zfs, dataset: string, version: number, imageFile: string): Promise<{ size: number; sha256: string }> {
@@ -116,7 +76,7 @@ export async function publish(deps: { zfs: Zfs; now: () => number }, o: PublishO
     const file = streamFileName(from, o.version, o.compression);
     const path = join(o.outDir, 'streams', file);
     const fromSnap = from === null ? undefined : `${o.dataset}@${from}`;
-    const digest = await writeStream(zfs, `${o.dataset}@${o.version}`, fromSnap, path, o.compression);
+    const digest = await writeSendStream(zfs, `${o.dataset}@${o.version}`, fromSnap, path, o.compression);
     offers.push({
       from,
       urls: [`../streams/${file}`, ...o.mirrors.map((m) => `${m.replace(/\/+$/, '')}/streams/${file}`)],
