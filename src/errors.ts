@@ -94,6 +94,9 @@ export const ERROR_CODES = {
   E_DIFF_STATEMENT_PAYLOAD: { message: 'the diff statement or its document is malformed' },
   E_DIFF_STATEMENT_MISMATCH: { message: 'the diff statement names another version, base, manifest or compression' },
   E_DIFF_BUILD: { message: 'an on-demand diff build failed or timed out (the fleet server offers the full stream)' },
+  E_SERVE_LISTEN: { message: 'the fleet server cannot listen on its address (in use, or not allowed)' },
+  E_FLEET_AUTH: { message: 'the fleet server refused the admin token (or its admin API is off)' },
+  E_FLEET_REFUSED: { message: 'the fleet server refused an operator request' },
   E_INTERNAL: { message: 'unexpected internal error' },
 } as const satisfies Record<string, ErrorClass>;
 
