@@ -23,6 +23,8 @@ export const APART = { publish: ['fleet', 'sandbox', 'demo'], fleet: ['sandbox',
 export const EXCEPTIONS = [
   // The publisher's verbs (keygen, sign, publish) are upgradectl verbs, loaded only when asked for.
   ['cli', 'publish/*'],
+  // `upgradectl serve` runs the fleet server; `upgradectl fleet` talks to its admin API (loaded only when asked for).
+  ['cli', 'fleet/*'],
   // The phase names and transitions are the persisted vocabulary the store enforces on every write.
   ['state', 'core/phases.js'],
   // The journal's typed event table names the step and window-decision events.

@@ -75,6 +75,7 @@ install -m 0755 initramfs-hooks/hooks/upgrade-agent "$root/usr/share/initramfs-t
 install -m 0755 initramfs-hooks/scripts/local-bottom/upgrade-agent "$root/usr/share/initramfs-tools/scripts/local-bottom/upgrade-agent"
 install -m 0755 grub.d/09_upgrade_agent "$root/usr/share/upgrade-agent/grub.d/09_upgrade_agent"
 install -m 0644 packaging/config.example.json "$doc/examples/config.json"
+install -m 0644 packaging/server.example.json "$doc/examples/server.json"
 install -m 0644 README.md "$doc/README.md"
 mkdir -p "$doc/docs" && install -m 0644 docs/*.md "$doc/docs/"
 bash scripts/package-doc.sh "$root" "$version" "$work/copyright-files" "$licenses"

@@ -109,6 +109,9 @@ export const ERROR_CODES = {
   E_BUILD_SYNC: { message: 'writing the tree into the image failed' },
   E_BUILD_IMAGE_FULL: { message: 'the image has no room for the tree' },
   E_BUILD_FSCK: { message: 'the built image is not clean (e2fsck -fn)' },
+  E_SERVE_LISTEN: { message: 'the fleet server cannot listen on its address (in use, or not allowed)' },
+  E_FLEET_AUTH: { message: 'the fleet server refused the admin token (or its admin API is off)' },
+  E_FLEET_REFUSED: { message: 'the fleet server refused an operator request' },
   E_INTERNAL: { message: 'unexpected internal error' },
 } as const satisfies Record<string, ErrorClass>;
 

@@ -30,9 +30,9 @@ function joinSubcommand(command: string | undefined, rest: string[]): { command:
 
 async function run(argv: string[], wiring: WiringOptions): Promise<number> {
   const split = splitCommand(argv);
-  const { command, rest } = joinSubcommand(split.command, split.rest);
+  const { command, rest } = split.command === 'fleet' ? fleetCommand(split.rest) : joinSubcommand(split.command, split.rest);
   if (command === undefined || command === 'help') {
-    const topic = command === 'help' ? rest[0] : undefined;
+    const topic = command !== 'help' ? undefined : rest[0] === 'fleet' ? `fleet ${rest[1] ?? ''}` : rest[0];
     if (topic !== undefined && !Object.hasOwn(VERBS, topic)) throw new UsageError('E_USAGE', `unknown command ${topic}\n${USAGE}`);
     print(topic === undefined ? USAGE : verbHelp(topic));
     return command === 'help' || rest.includes('--help') ? EXIT.ok : EXIT.usage;
@@ -91,6 +91,15 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
       print(await imageBuildCommand(args));
       return EXIT.ok;
     }
+    case 'serve': {
+      const { runServe } = await import('./commands/serve.js');
+      return runServe(cfgPath);
+    }
+  }
+  if (command.startsWith('fleet ')) {
+    const { fleetVerb } = await import('./commands/fleet.js');
+    print(await fleetVerb(command.slice('fleet '.length), args, json));
+    return EXIT.ok;
   }
   throw new UsageError('E_USAGE', `unknown command ${command}`);
 }
@@ -101,6 +110,16 @@ function prepareTarget(args: ParsedArgs): PrepareTarget {
   const bundle = flagString(args, 'bundle');
   if ((manifestUrl === undefined) === (bundle === undefined)) throw new UsageError('E_USAGE', 'prepare takes exactly one of --manifest URL or --bundle FILE');
   return bundle !== undefined ? { bundle: resolve(bundle) } : { manifestUrl: manifestUrl as string };
+}
+
+/** `fleet SUB ...` is the verb `fleet SUB` of the table. */
+function fleetCommand(rest: string[]): { command: string; rest: string[] } {
+  const at = rest.findIndex((a) => !a.startsWith('--'));
+  const sub = at === -1 ? undefined : rest[at];
+  if (sub === undefined || !Object.hasOwn(VERBS, `fleet ${sub}`)) {
+    throw new UsageError('E_USAGE', `fleet needs one of: ${Object.keys(VERBS).filter((v) => v.startsWith('fleet ')).map((v) => v.slice(6)).join(', ')}${sub === undefined ? '' : ` (not ${sub})`}`);
+  }
+  return { command: `fleet ${sub}`, rest: [...rest.slice(0, at), ...rest.slice(at + 1)] };
 }
 
 /** check-in / prepare: handed to the daemon when it runs (one runner at a time), else run in this process. */

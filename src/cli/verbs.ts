@@ -9,7 +9,7 @@ export interface FlagDoc {
 }
 
 export interface Verb {
-  group: 'device' | 'publisher';
+  group: 'device' | 'publisher' | 'fleet';
   summary: string;
   /** Whether the verb prints JSON on `--json`. */
   json: boolean;
@@ -17,6 +17,14 @@ export interface Verb {
 }
 
 const JSON_FLAG = 'print JSON instead of text';
+/** Every `fleet` verb reaches the server's admin API the same way. */
+const SERVER_FLAGS: Record<string, FlagDoc> = {
+  server: { kind: 'value', arg: 'URL', help: 'the fleet server (default $UPGRADE_FLEET_SERVER)' },
+  'token-file': { kind: 'value', arg: 'FILE', help: "file holding the admin bearer token, the server's adminTokenFile (default $UPGRADE_FLEET_TOKEN_FILE)" },
+  'ca-file': { kind: 'value', arg: 'FILE', help: "PEM of the CA that signed the server's certificate (default $UPGRADE_FLEET_CA_FILE, else the system roots)" },
+  timeout: { kind: 'value', arg: 'SEC', help: 'give up on the server after this many seconds (default 30)' },
+};
+const ROLLOUT_ID: FlagDoc = { kind: 'value', arg: 'N', help: 'the rollout (its #id in fleet status; required)' };
 /** sign and publish take the signers' keys the same way. */
 const KEY_FLAG: FlagDoc = { kind: 'list', arg: 'FILE', help: 'secret key file (required); repeat it or separate with commas for several signers' };
 
@@ -102,6 +110,46 @@ export const VERBS: Record<string, Verb> = {
       'no-trim': { kind: 'bool', help: 'leave freed blocks as they were instead of zeroing them (smaller diffs, larger full streams)' },
     },
   },
+  serve: {
+    group: 'fleet', json: false, flags: {},
+    summary: 'run the fleet server of server.json (--config, required): manifests, streams, diffs on demand, check-ins, rollouts, admin API; stops on SIGTERM/SIGINT',
+  },
+  'fleet status': {
+    group: 'fleet', json: true, flags: SERVER_FLAGS,
+    summary: 'devices per version and phase, rollouts and their progress, failing devices with their last error, silent devices, built diffs',
+  },
+  'fleet start': {
+    group: 'fleet', json: true, summary: 'start a staged rollout of a version to a share of one channel and hardware',
+    flags: {
+      ...SERVER_FLAGS,
+      channel: { kind: 'value', arg: 'NAME', help: 'channel (required)' },
+      hardware: { kind: 'value', arg: 'NAME', help: 'hardware (required)' },
+      version: { kind: 'value', arg: 'N', help: 'the published version (required)' },
+      percent: { kind: 'value', arg: 'P', help: 'share of devices offered it first, 0..100 (required)' },
+      step: { kind: 'value', arg: 'P', help: 'widen by this many percent on a schedule (with --every)' },
+      every: { kind: 'value', arg: 'DURATION', help: 'the schedule: 30m, 6h, 1d, or seconds (with --step)' },
+    },
+  },
+  'fleet widen': {
+    group: 'fleet', json: true, summary: 'set a rollout to a larger (or smaller) share',
+    flags: { ...SERVER_FLAGS, id: ROLLOUT_ID, percent: { kind: 'value', arg: 'P', help: 'the new share, 0..100 (required)' } },
+  },
+  'fleet pause': { group: 'fleet', json: true, summary: 'stop offering a rollout to devices not yet on it (devices mid-way finish)', flags: { ...SERVER_FLAGS, id: ROLLOUT_ID } },
+  'fleet resume': { group: 'fleet', json: true, summary: 'resume a rollout paused by the operator or by its failure threshold', flags: { ...SERVER_FLAGS, id: ROLLOUT_ID } },
+  'fleet pin': {
+    group: 'fleet', json: true, summary: 'pin a device to a version (--version), to what it runs (--stay), or unpin it (--remove)',
+    flags: {
+      ...SERVER_FLAGS,
+      device: { kind: 'value', arg: 'ID', help: 'the device id (required)' },
+      version: { kind: 'value', arg: 'N', help: 'offer it this version whatever the rollouts say' },
+      stay: { kind: 'bool', help: 'offer it nothing' },
+      remove: { kind: 'bool', help: 'remove its pin: rollouts decide again' },
+    },
+  },
+  'fleet hold': {
+    group: 'fleet', json: true, summary: 'hold a version: no rollout offers it (--release lifts the hold)',
+    flags: { ...SERVER_FLAGS, version: { kind: 'value', arg: 'N', help: 'the version (required)' }, release: { kind: 'bool', help: 'lift the hold' } },
+  },
 };
 
 export const CONFIG_HELP = '--config FILE (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)';
@@ -116,6 +164,7 @@ export function verbHelp(name: string): string {
   const flags = Object.entries(v.flags).map(([n, f]) => [flagSynopsis(n, f), f.help] as const);
   if (v.json) flags.push(['--json', JSON_FLAG]);
   if (v.group === 'device') flags.push(['--config FILE', 'the configuration (default $UPGRADE_AGENT_CONFIG or /etc/upgrade-agent/config.json)']);
+  if (name === 'serve') flags.push(['--config FILE', 'the server.json (required; docs/fleet-server.md)']);
   flags.push(['--help', 'this help']);
   const width = Math.max(...flags.map(([s]) => s.length));
   return [`usage: upgradectl ${name}${flags.length > 1 ? ' [options]' : ''}`, '', v.summary, '', 'options:', ...flags.map(([s, h]) => `  ${s.padEnd(width)}  ${h}`)].join('\n');
@@ -129,5 +178,7 @@ publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --
            publish --dataset POOL/DS --out DIR --version N --key FILE... --hardware NAME... [options]
            bundle --publish-dir DIR --version N [--from N|full...] --out FILE
            image build --dataset POOL/DS --version N --from-tree DIR [options]
+fleet:     serve --config server.json | fleet status [--json]
+           fleet start|widen|pause|resume|pin|hold [options] (--server URL --token-file FILE [--ca-file FILE])
 common:    ${CONFIG_HELP}, before or after the command
            upgradectl COMMAND --help (or upgradectl help COMMAND): that command's options`;

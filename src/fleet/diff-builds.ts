@@ -40,6 +40,8 @@ export class DiffBuilds {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: string[] = [];
   private running = 0;
+  private stopping = false;
+  private readonly aborts = new Set<AbortController>();
   private readonly failures = new Map<string, { at: number; code: string; message: string }>();
   private readonly recentMs: number[] = [];
   readonly stats = { started: 0, succeeded: 0, failed: 0, answered202: 0 };
@@ -53,6 +55,7 @@ export class DiffBuilds {
     if (row) return { kind: 'ready', row };
     const job = this.jobs.get(key);
     if (job) return this.building(job, key);
+    if (this.stopping) return { kind: 'busy', retryAfterSec: 30 };
     const failed = this.failures.get(key);
     if (failed && this.o.now() - failed.at < this.o.failedRetryMs) return { kind: 'failed', code: failed.code, message: failed.message };
     if (!this.o.builder || !(await this.o.builder.canBuild(from, to))) return { kind: 'unavailable' };
@@ -66,6 +69,17 @@ export class DiffBuilds {
     this.queue.push(key);
     this.pump();
     return this.building(fresh, key);
+  }
+
+  /** Shutdown: nothing new starts, queued jobs are dropped, running builds are aborted; settles when all ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const key of this.queue.splice(0)) {
+      this.jobs.get(key)?.resolve();
+      this.jobs.delete(key);
+    }
+    for (const ac of this.aborts) ac.abort(new UpgradeError('E_DIFF_BUILD', 'the server is stopping'));
+    await Promise.all([...this.jobs.values()].map((j) => j.done));
   }
 
   /** Settles when the pair's build (if any) ended; for tests and shutdown. */
@@ -107,6 +121,7 @@ export class DiffBuilds {
     job.startedAt = this.o.now();
     this.stats.started++;
     const ac = new AbortController();
+    this.aborts.add(ac);
     const timer = setTimeout(() => ac.abort(new UpgradeError('E_DIFF_BUILD', `build ${key} exceeded ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
     try {
       // A builder that ignores the signal still cannot hold the job past its deadline.
@@ -131,6 +146,7 @@ export class DiffBuilds {
       this.o.log.warn({ pair: key, code, err: err.message }, 'diff build failed; devices get the full stream');
     } finally {
       clearTimeout(timer);
+      this.aborts.delete(ac);
     }
   }
 }

@@ -59,7 +59,7 @@ describe('publish flags', () => {
 describe('--help', () => {
   it('every verb answers --help with exit 0 and its own usage, naming each of its flags', async () => {
     for (const [verb, spec] of Object.entries(VERBS)) {
-      const r = await run([verb, '--help']);
+      const r = await run([...verb.split(' '), '--help']);
       expect(r.exitCode, verb).toBe(0);
       expect(r.stdout, verb).toMatch(new RegExp(`^usage: upgradectl ${verb}\\b`));
       expect(r.stdout, verb).toContain(spec.summary);
