@@ -1,9 +1,11 @@
-// On-demand diff builds: one build per pair however many ask, a bounded queue and concurrency, a deadline per build.
+// On-demand diff builds: one build per pair however many ask (and however many server instances: a claim in the store),
+// a bounded queue and concurrency, a deadline per build.
 import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { UpgradeError, asUpgradeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DiffRow, FleetStore } from './fleet-store.js';
+import type { BuildClaim, DiffRow, FleetStore } from './fleet-store.js';
 import { pairKey, retryAfterSec } from './diff-policy.js';
 
 /** Writes the `from`→`to` stream to `outFile` (tmp + rename is the builder's job); aborted on the deadline. */
@@ -34,6 +36,9 @@ export interface DiffBuildsOptions {
   built?: (row: DiffRow) => Promise<void>;
 }
 
+/** A build claim outlives its deadline by this much (the owner records the result after the deadline). */
+const LEASE_SLACK_MS = 60_000;
+
 interface Job { from: number; to: number; startedAt: number | null; done: Promise<void>; resolve: () => void }
 
 export class DiffBuilds {
@@ -42,7 +47,8 @@ export class DiffBuilds {
   private running = 0;
   private stopping = false;
   private readonly aborts = new Set<AbortController>();
-  private readonly failures = new Map<string, { at: number; code: string; message: string }>();
+  /** This instance's name on its build claims. */
+  readonly owner = randomUUID();
   private readonly recentMs: number[] = [];
   readonly stats = { started: 0, succeeded: 0, failed: 0, answered202: 0 };
 
@@ -56,12 +62,22 @@ export class DiffBuilds {
     const job = this.jobs.get(key);
     if (job) return this.building(job, key);
     if (this.stopping) return { kind: 'busy', retryAfterSec: 30 };
-    const failed = this.failures.get(key);
-    if (failed && this.o.now() - failed.at < this.o.failedRetryMs) return { kind: 'failed', code: failed.code, message: failed.message };
+    const held = await this.o.store.buildClaim(from, to);
+    if (held && held.expiresAt > this.o.now()) return this.claimed(held);
     if (!this.o.builder || !(await this.o.builder.canBuild(from, to))) return { kind: 'unavailable' };
     if (this.queue.length >= this.o.maxQueue) {
       return { kind: 'busy', retryAfterSec: retryAfterSec(this.recentMs, { running: false, position: this.queue.length }, this.o.concurrency) };
     }
+    // The lease covers the wait in this queue and the build; it is renewed when the build starts.
+    const rounds = Math.floor(this.queue.length / this.o.concurrency) + 2;
+    const won = await this.o.store.claimBuild({ from, to, owner: this.owner, now: this.o.now(), expiresAt: this.o.now() + rounds * this.o.timeoutMs + LEASE_SLACK_MS });
+    if (!won) {
+      const other = await this.o.store.buildClaim(from, to);
+      if (other) return this.claimed(other);
+      return this.ask(from, to); // built and released in between: the row is there now
+    }
+    const again = this.jobs.get(key); // another ask of this instance won the claim while this one waited
+    if (again) return this.building(again, key);
     let resolve = (): void => {};
     const done = new Promise<void>((r) => (resolve = r));
     const fresh: Job = { from, to, startedAt: null, done, resolve };
@@ -75,8 +91,11 @@ export class DiffBuilds {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const key of this.queue.splice(0)) {
-      this.jobs.get(key)?.resolve();
+      const job = this.jobs.get(key);
       this.jobs.delete(key);
+      job?.resolve();
+      // Its claim is released, so another instance builds the pair now rather than at the claim's lease.
+      if (job) await this.o.store.finishBuild(job.from, job.to, this.owner, null).catch(() => undefined);
     }
     for (const ac of this.aborts) ac.abort(new UpgradeError('E_DIFF_BUILD', 'the server is stopping'));
     await Promise.all([...this.jobs.values()].map((j) => j.done));
@@ -101,6 +120,13 @@ export class DiffBuilds {
     return { kind: 'building', retryAfterSec: retryAfterSec(this.recentMs, where, this.o.concurrency) };
   }
 
+  /** A claim of another instance (or this instance's failure, shared with the others). */
+  private claimed(c: BuildClaim): DiffAsk {
+    if (c.state === 'failed') return { kind: 'failed', code: c.code ?? 'E_DIFF_BUILD', message: c.message ?? 'build failed' };
+    this.stats.answered202++;
+    return { kind: 'building', retryAfterSec: retryAfterSec(this.recentMs, { running: true, elapsedMs: this.o.now() - c.at }, this.o.concurrency) };
+  }
+
   private pump(): void {
     while (this.running < this.o.concurrency && this.queue.length > 0) {
       const key = this.queue.shift() as string;
@@ -120,6 +146,10 @@ export class DiffBuilds {
     const file = join(this.o.dir, this.o.fileName(job.from, job.to));
     job.startedAt = this.o.now();
     this.stats.started++;
+    if (!(await this.o.store.renewBuild(job.from, job.to, this.owner, job.startedAt, job.startedAt + this.o.timeoutMs + LEASE_SLACK_MS).catch(() => false))) {
+      this.o.log.warn({ pair: key }, 'build claim lost before the build started; another instance builds it');
+      return;
+    }
     const ac = new AbortController();
     this.aborts.add(ac);
     const timer = setTimeout(() => ac.abort(new UpgradeError('E_DIFF_BUILD', `build ${key} exceeded ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
@@ -131,9 +161,9 @@ export class DiffBuilds {
       const buildMs = this.o.now() - job.startedAt;
       const row: DiffRow = { from: job.from, to: job.to, file, size: digest.size, sha256: digest.sha256, builtAt: this.o.now(), buildMs, lastServedAt: this.o.now(), served: 0 };
       await this.o.store.putDiff(row);
+      await this.o.store.finishBuild(job.from, job.to, this.owner, null);
       this.recentMs.push(buildMs);
       if (this.recentMs.length > 5) this.recentMs.shift();
-      this.failures.delete(key);
       this.stats.succeeded++;
       this.o.log.info({ pair: key, size: digest.size, buildMs }, 'diff built');
       await this.o.built?.(row);
@@ -141,7 +171,9 @@ export class DiffBuilds {
       const err = ac.signal.aborted ? asUpgradeError(ac.signal.reason) : asUpgradeError(raw);
       const code = err.code === 'E_INTERNAL' ? 'E_DIFF_BUILD' : err.code;
       rmSync(file, { force: true });
-      this.failures.set(key, { at: this.o.now(), code, message: err.message });
+      const at = this.o.now();
+      await this.o.store.finishBuild(job.from, job.to, this.owner, { code, message: err.message, at, expiresAt: at + this.o.failedRetryMs })
+        .catch((e: unknown) => this.o.log.error({ pair: key, err: (e as Error).message }, 'cannot record the failed build; its claim lapses at its lease'));
       this.stats.failed++;
       this.o.log.warn({ pair: key, code, err: err.message }, 'diff build failed; devices get the full stream');
     } finally {

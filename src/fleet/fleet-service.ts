@@ -34,10 +34,9 @@ export class FleetService {
   /** POST /v1/checkin: records the device and answers its target (null: 400). */
   async checkin(body: unknown): Promise<object | null> {
     const id = typeof body === 'object' && body !== null ? (body as { deviceId?: unknown }).deviceId : undefined;
-    const prev = typeof id === 'string' ? await this.store.device(id) : null;
-    const row = deviceFromReport(body, prev, this.now(), this.cfg.checkinIntervalSec);
+    // Read and write under the device's lock: two instances counting one device's check-ins lose none.
+    const row = typeof id === 'string' ? await this.store.recordCheckin(id, (prev) => deviceFromReport(body, prev, this.now(), this.cfg.checkinIntervalSec)) : null;
     if (row === null) return null;
-    await this.store.upsertDevice(row);
     const rollouts = await this.tick();
     const decision = decideTarget(row, rollouts, await this.store.pins(), await this.store.holds());
     const v = decision.version;
@@ -56,9 +55,10 @@ export class FleetService {
       const change = rolloutTick(r, rolloutHealth(r, devices), this.now(), this.cfg.rollout);
       if (change.kind === 'pause') {
         this.log.warn({ rollout: r.id, reason: change.reason }, 'rollout paused');
-        out.push(await this.store.updateRollout(r.id, { state: 'paused', pausedReason: change.reason, changedAt: this.now() }));
+        out.push(await this.store.updateRollout(r.id, { state: 'paused', pausedReason: change.reason, changedAt: this.now() }, r.changedAt));
       } else if (change.kind === 'widen') {
-        out.push(await this.store.updateRollout(r.id, { percent: change.percent, changedAt: this.now() }));
+        // Conditional on the row read: another instance's step (or the operator's change) since then wins.
+        out.push(await this.store.updateRollout(r.id, { percent: change.percent, changedAt: this.now() }, r.changedAt));
       } else out.push(r);
     }
     return out;
@@ -120,12 +120,15 @@ export class FleetService {
   async housekeeping(): Promise<string[]> {
     const keep = protectedPairs(this.newestRelease(), await this.store.devices(), this.cfg.diffs.protectBases);
     const gone = evictionPlan(await this.store.diffs(), this.cfg.diffs.budgetBytes, keep);
+    const out: string[] = [];
     for (const d of gone) {
-      await this.store.removeDiff(d.from, d.to);
+      // Only the instance whose delete took this build's row removes its file (a rebuilt pair has another builtAt).
+      if (!(await this.store.removeDiff(d.from, d.to, d.builtAt))) continue;
       rmSync(d.file, { force: true });
       this.log.info({ pair: `${d.from}-${d.to}`, size: d.size }, 'diff evicted');
+      out.push(`${d.from}-${d.to}`);
     }
-    return gone.map((d) => `${d.from}-${d.to}`);
+    return out;
   }
 
   async status(): Promise<FleetStatus> {

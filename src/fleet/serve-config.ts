@@ -9,7 +9,7 @@ export interface ServeConfig {
   tls: { certFile: string; keyFile: string };
   /** What `upgradectl publish --out` wrote: manifests/, streams/, delegations/. */
   publishDir: string;
-  /** The device database (SQLite, one file). */
+  /** The device database: a SQLite file's path, or a postgresql:// URL (several instances share it). */
   database: string;
   /** A file holding the operator's bearer token for /v1/admin (fleet verbs); null: the admin API is off. */
   adminTokenFile: string | null;
@@ -61,15 +61,35 @@ const SPEC: Spec = obj({
   silentIntervals: int(3, 1, 1000),
 });
 
+/** `database` names PostgreSQL (libpq's URL schemes); anything else is a SQLite file's path. */
+export const isPostgresUrl = (database: string): boolean => /^postgres(ql)?:\/\//.test(database);
+
+function checkPostgresUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    throw new ConfigError('E_CONFIG_INVALID', 'config database: not a valid postgresql:// URL', { cause: err, context: { key: 'database' } });
+  }
+  if (u.pathname.length <= 1 && u.searchParams.get('host') === null) {
+    throw new ConfigError('E_CONFIG_INVALID', 'config database: the PostgreSQL URL names no database (postgresql://user@host:5432/fleet)', { context: { key: 'database' } });
+  }
+}
+
 /** Checks a parsed server.json; relative paths are taken from `baseDir` (the config file's directory). */
 export function parseServeConfig(raw: unknown, baseDir = process.cwd()): ServeConfig {
   const c = check(SPEC, raw, '') as ServeConfig & { diffs: { dir: string | null } };
   const abs = (p: string): string => resolve(baseDir, p);
+  const pg = isPostgresUrl(c.database);
+  if (pg) checkPostgresUrl(c.database);
+  if (pg && c.diffs.dir === null) {
+    throw new ConfigError('E_CONFIG_INVALID', 'config diffs.dir: required with a PostgreSQL database (a directory every instance shares)', { context: { key: 'diffs.dir' } });
+  }
   const out: ServeConfig = {
     ...c,
     tls: { certFile: abs(c.tls.certFile), keyFile: abs(c.tls.keyFile) },
     publishDir: abs(c.publishDir),
-    database: abs(c.database),
+    database: pg ? c.database : abs(c.database),
     adminTokenFile: c.adminTokenFile === null ? null : abs(c.adminTokenFile),
     diffs: {
       ...c.diffs,

@@ -1,10 +1,10 @@
-// Wires `upgradectl serve` from server.json: the SQLite store, the zfs diff builder, the delegate key, the HTTPS front.
+// Wires `upgradectl serve` from server.json: the store (SQLite or PostgreSQL), the zfs diff builder, the delegate key, the HTTPS front.
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { ConfigError, UpgradeError } from '../errors.js';
 import { ZfsCli } from '../adapters/zfs.js';
 import { loadSecretKey } from '../trust/keys.js';
 import type { Logger } from '../log.js';
-import { SqliteFleetStore } from './sqlite-store.js';
+import { openFleetStore } from './open-store.js';
 import type { FleetStore } from './fleet-store.js';
 import { DiffBuilds, type DiffBuilder } from './diff-builds.js';
 import { zfsDiffBuilder } from './zfs-builder.js';
@@ -43,7 +43,7 @@ export async function openServe(cfg: ServeConfig, log: Logger, over: { builder?:
   checkServeFiles(cfg);
   mkdirSync(cfg.diffs.dir, { recursive: true });
   const now = over.now ?? Date.now;
-  const store = over.store ?? new SqliteFleetStore(cfg.database);
+  const store = over.store ?? (await openFleetStore(cfg.database, log));
   const builder = over.builder !== undefined ? over.builder : cfg.diffs.dataset === null ? null : zfsDiffBuilder(new ZfsCli({ busyTimeoutSec: 30, log }), cfg.diffs.dataset, cfg.diffs.compression);
   const delegate = cfg.diffs.delegateKeyFile === null ? null : loadSecretKey(cfg.diffs.delegateKeyFile);
   let service: FleetService | null = null;

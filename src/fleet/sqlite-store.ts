@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError, UpgradeError, UsageError } from '../errors.js';
-import type { DeviceRow, DiffRow, FleetStore, RolloutRow } from './fleet-store.js';
+import type { BuildClaim, DeviceRow, DiffRow, FleetStore, RolloutPatch, RolloutRow } from './fleet-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, doc TEXT NOT NULL, last_seen INTEGER NOT NULL);
@@ -15,12 +15,15 @@ CREATE TABLE IF NOT EXISTS holds (version INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS diffs (from_v INTEGER NOT NULL, to_v INTEGER NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,
   sha256 TEXT NOT NULL, built_at INTEGER NOT NULL, build_ms INTEGER NOT NULL, last_served_at INTEGER NOT NULL, served INTEGER NOT NULL,
   PRIMARY KEY (from_v, to_v));
+CREATE TABLE IF NOT EXISTS diff_claims (from_v INTEGER NOT NULL, to_v INTEGER NOT NULL, owner TEXT NOT NULL, state TEXT NOT NULL,
+  at INTEGER NOT NULL, expires_at INTEGER NOT NULL, code TEXT, message TEXT, PRIMARY KEY (from_v, to_v));
 `;
 
 interface RolloutDb {
   id: number; channel: string; hardware: string; version: number; percent: number; state: string; paused_reason: string | null;
   step_percent: number; every_sec: number; created_at: number; changed_at: number;
 }
+interface ClaimDb { from_v: number; to_v: number; owner: string; state: string; at: number; expires_at: number; code: string | null; message: string | null }
 interface DiffDb { from_v: number; to_v: number; file: string; size: number; sha256: string; built_at: number; build_ms: number; last_served_at: number; served: number }
 
 const rollout = (r: RolloutDb): RolloutRow => ({
@@ -29,6 +32,10 @@ const rollout = (r: RolloutDb): RolloutRow => ({
 });
 const diff = (r: DiffDb): DiffRow => ({
   from: r.from_v, to: r.to_v, file: r.file, size: r.size, sha256: r.sha256, builtAt: r.built_at, buildMs: r.build_ms, lastServedAt: r.last_served_at, served: r.served,
+});
+
+const claim = (r: ClaimDb): BuildClaim => ({
+  from: r.from_v, to: r.to_v, owner: r.owner, state: r.state === 'failed' ? 'failed' : 'building', at: r.at, expiresAt: r.expires_at, code: r.code, message: r.message,
 });
 
 export class SqliteFleetStore implements FleetStore {
@@ -62,6 +69,17 @@ export class SqliteFleetStore implements FleetStore {
         .run(d.id, JSON.stringify(d), d.lastSeen);
     });
   }
+  recordCheckin(id: string, make: (prev: DeviceRow | null) => DeviceRow | null): Promise<DeviceRow | null> {
+    // One process owns the file and better-sqlite3 is synchronous: the read and the write are one transaction, no await between.
+    return this.run('record check-in', () => this.db.transaction(() => {
+      const r = this.db.prepare('SELECT doc FROM devices WHERE id = ?').get(id) as { doc: string } | undefined;
+      const next = make(r ? (JSON.parse(r.doc) as DeviceRow) : null);
+      if (next === null) return null;
+      this.db.prepare('INSERT INTO devices (id, doc, last_seen) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, last_seen = excluded.last_seen')
+        .run(next.id, JSON.stringify(next), next.lastSeen);
+      return next;
+    }).immediate());
+  }
   device(id: string): Promise<DeviceRow | null> {
     return this.run('read device', () => {
       const r = this.db.prepare('SELECT doc FROM devices WHERE id = ?').get(id) as { doc: string } | undefined;
@@ -80,15 +98,16 @@ export class SqliteFleetStore implements FleetStore {
       return { ...r, id: Number(lastInsertRowid) };
     });
   }
-  updateRollout(id: number, patch: Partial<Pick<RolloutRow, 'percent' | 'state' | 'pausedReason' | 'changedAt' | 'stepPercent' | 'everySec'>>): Promise<RolloutRow> {
-    return this.run('update rollout', () => {
+  updateRollout(id: number, patch: RolloutPatch, ifChangedAt?: number): Promise<RolloutRow> {
+    return this.run('update rollout', () => this.db.transaction(() => {
       const cur = this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutDb | undefined;
       if (!cur) throw new UsageError('E_USAGE', `no rollout ${id}`, { context: { id } });
+      if (ifChangedAt !== undefined && cur.changed_at !== ifChangedAt) return rollout(cur);
       const next = { ...rollout(cur), ...patch };
       this.db.prepare('UPDATE rollouts SET percent = ?, state = ?, paused_reason = ?, step_percent = ?, every_sec = ?, changed_at = ? WHERE id = ?')
         .run(next.percent, next.state, next.pausedReason, next.stepPercent, next.everySec, next.changedAt, id);
       return next;
-    });
+    }).immediate());
   }
   rollouts(): Promise<RolloutRow[]> {
     return this.run('list rollouts', () => (this.db.prepare('SELECT * FROM rollouts ORDER BY id').all() as RolloutDb[]).map(rollout));
@@ -124,10 +143,34 @@ export class SqliteFleetStore implements FleetStore {
     return this.run('list diffs', () => (this.db.prepare('SELECT * FROM diffs ORDER BY built_at').all() as DiffDb[]).map(diff));
   }
   touchDiff(from: number, to: number, at: number): Promise<void> {
-    return this.run('touch diff', () => void this.db.prepare('UPDATE diffs SET last_served_at = ?, served = served + 1 WHERE from_v = ? AND to_v = ?').run(at, from, to));
+    return this.run('touch diff', () => void this.db.prepare('UPDATE diffs SET last_served_at = MAX(last_served_at, ?), served = served + 1 WHERE from_v = ? AND to_v = ?').run(at, from, to));
   }
-  removeDiff(from: number, to: number): Promise<void> {
-    return this.run('remove diff', () => void this.db.prepare('DELETE FROM diffs WHERE from_v = ? AND to_v = ?').run(from, to));
+  removeDiff(from: number, to: number, builtAt: number): Promise<boolean> {
+    return this.run('remove diff', () => this.db.prepare('DELETE FROM diffs WHERE from_v = ? AND to_v = ? AND built_at = ?').run(from, to, builtAt).changes === 1);
+  }
+
+  claimBuild(c: { from: number; to: number; owner: string; now: number; expiresAt: number }): Promise<boolean> {
+    return this.run('claim build', () => this.db.prepare(
+      `INSERT INTO diff_claims (from_v, to_v, owner, state, at, expires_at) VALUES (?, ?, ?, 'building', ?, ?)
+       ON CONFLICT (from_v, to_v) DO UPDATE SET owner = excluded.owner, state = 'building', at = excluded.at, expires_at = excluded.expires_at, code = NULL, message = NULL
+       WHERE diff_claims.expires_at <= excluded.at`,
+    ).run(c.from, c.to, c.owner, c.now, c.expiresAt).changes === 1);
+  }
+  buildClaim(from: number, to: number): Promise<BuildClaim | null> {
+    return this.run('read build claim', () => {
+      const r = this.db.prepare('SELECT * FROM diff_claims WHERE from_v = ? AND to_v = ?').get(from, to) as ClaimDb | undefined;
+      return r ? claim(r) : null;
+    });
+  }
+  renewBuild(from: number, to: number, owner: string, now: number, expiresAt: number): Promise<boolean> {
+    return this.run('renew build claim', () => this.db.prepare("UPDATE diff_claims SET at = ?, expires_at = ? WHERE from_v = ? AND to_v = ? AND owner = ? AND state = 'building'")
+      .run(now, expiresAt, from, to, owner).changes === 1);
+  }
+  finishBuild(from: number, to: number, owner: string, failure: { code: string; message: string; at: number; expiresAt: number } | null): Promise<void> {
+    return this.run('finish build claim', () => void (failure === null
+      ? this.db.prepare('DELETE FROM diff_claims WHERE from_v = ? AND to_v = ? AND owner = ?').run(from, to, owner)
+      : this.db.prepare("UPDATE diff_claims SET state = 'failed', at = ?, expires_at = ?, code = ?, message = ? WHERE from_v = ? AND to_v = ? AND owner = ?")
+        .run(failure.at, failure.expiresAt, failure.code, failure.message, from, to, owner)));
   }
   close(): Promise<void> {
     return this.run('close', () => void this.db.close());

@@ -1,0 +1,2 @@
+// Test access to the sandbox's throwaway PostgreSQL cluster.
+export * from '../../src/sandbox/postgres.js';
