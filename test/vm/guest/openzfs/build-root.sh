@@ -40,7 +40,7 @@ mmdebstrap --variant=minbase --format=tar --include="$pkgs" \
       chroot \"\$root\" systemctl enable \$u
     done
     # zfs-import-scan checks ConditionPathIsDirectory=/sys/module/zfs but is not ordered after zfs-load-module
-    # (2.1.11): measured, it was skipped at a first boot because the module was still loading.
+    # (2.1.11): in the guest it never started at a first boot, most likely because the module was still loading.
     mkdir -p \"\$root/etc/systemd/system/zfs-import-scan.service.d\"
     printf '[Unit]\\nAfter=zfs-load-module.service\\n' > \"\$root/etc/systemd/system/zfs-import-scan.service.d/after-module.conf\"
     sed -i 's/^MODULES=.*/MODULES=list/' \"\$root/etc/initramfs-tools/initramfs.conf\"
