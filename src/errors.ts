@@ -52,6 +52,8 @@ export const ERROR_CODES = {
   E_ZFS_BUSY: { message: 'dataset stayed busy', transient: true },
   E_ZFS_BASE_MISMATCH: { message: "pool's newest snapshot is not the diff's base" },
   E_ZFS_RECV: { message: 'zfs recv rejected the stream' },
+  E_ZVOL_DEVICE: { message: "a zvol's block device did not appear in time", transient: true },
+  E_ZVOL_UNSUPPORTED: { message: 'layout zvol needs a ZFS with zvols (OpenZFS in the kernel; zfs-fuse has none)' },
   E_DECOMPRESS: { message: 'stream could not be decompressed' },
   E_IMAGE_HASH: { message: 'exported image does not match the signed sha256' },
   E_IMAGE_SIZE: { message: 'exported image size differs from the signed size' },

@@ -9,7 +9,7 @@ describe('ERROR_CODES classes', () => {
   it('transient: the runner retries these with backoff (the runner’s former TRANSIENT set)', () => {
     expect(sorted(TRANSIENT_CODES)).toEqual(sorted([
       'E_HTTP_NETWORK', 'E_HTTP_TIMEOUT', 'E_HTTP_STATUS', 'E_MIRRORS_EXHAUSTED', 'E_DOWNLOAD_SLOW', 'E_DOWNLOAD_DEADLINE',
-      'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_NO_SPACE', 'E_RETRY_LATER', 'E_RETRY_LATER_EXHAUSTED', 'E_HTTP_REDIRECT',
+      'E_DOWNLOAD_TRUNCATED', 'E_ZFS_BUSY', 'E_ZVOL_DEVICE', 'E_NO_SPACE', 'E_RETRY_LATER', 'E_RETRY_LATER_EXHAUSTED', 'E_HTTP_REDIRECT',
       'E_BUNDLE_UNREADABLE',
     ]));
   });

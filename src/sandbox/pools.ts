@@ -34,6 +34,8 @@ export async function zfsRetry(cmd: 'zfs' | 'zpool', args: string[], timeoutMs =
  * "Transport endpoint is not connected") would make the pools it re-imports from zpool.cache impossible to destroy.
  */
 export async function ensureZfsFuse(): Promise<void> {
+  // OpenZFS in the kernel (/dev/zfs, e.g. the OpenZFS guest): there is no daemon to start.
+  if (existsSync('/dev/zfs')) return;
   const running = (await execa('pgrep', ['-x', 'zfs-fuse'], { reject: false })).exitCode === 0;
   if (!running) {
     rmSync('/run/zfs-fuse.pid', { force: true });

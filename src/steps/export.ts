@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { commitRename } from '../util/atomic-file.js';
 import { sha256OfFd } from '../util/sha256.js';
 import { exportCloneName } from './full-swap.js';
-import { withSnapshotFile } from './snapshot-file.js';
+import { withSnapshotDevice, withSnapshotFile } from './snapshot-file.js';
 
 export interface ExportDeps {
   zfs: Zfs;
@@ -137,7 +137,7 @@ export async function exportImage(deps: ExportDeps, opts: ExportOptions): Promis
   const ctx = { dataset: ds, version: opts.version, path: finalPath };
 
   // A crash may leave a clone behind; it would block a later full-stream swap, so it goes first, always.
-  if (opts.layout === 'file' && (await zfs.exists(clone))) {
+  if (await zfs.exists(clone)) {
     log.warn({ ...ctx, clone }, 'export: destroying leftover clone');
     await zfs.destroy(clone);
   }
@@ -158,9 +158,11 @@ export async function exportImage(deps: ExportDeps, opts: ExportOptions): Promis
 
   const expected = { size: opts.size, sha256: opts.sha256 };
   if (opts.layout === 'zvol') {
-    // A zvol snapshot shows up as a block device only with snapdev=visible on the volume (OpenZFS). zfs-fuse
-    // has no zvols at all, so this branch is not exercised by the test suite.
-    await copySparse(`/dev/zvol/${ds}@${opts.version}`, partial, expected);
+    if (!(await zfs.capabilities()).zvols) {
+      throw new ExportError('E_ZVOL_UNSUPPORTED', `${ds}: layout zvol, but this ZFS has no zvols (zfs-fuse?)`, { context: ctx });
+    }
+    log.info({ ...ctx, clone }, 'export: copying image from a read-only volume clone');
+    await withSnapshotDevice(deps, `${ds}@${opts.version}`, clone, (dev) => copySparse(dev, partial, expected));
   } else {
     log.info({ ...ctx, clone }, 'export: copying image from a read-only clone');
     await withSnapshotFile(deps, `${ds}@${opts.version}`, clone, opts.imageFile, (src) => copySparse(src, partial, expected));

@@ -1,5 +1,5 @@
-// The Zfs adapter contract: the same cases for any implementation (zfs-fuse today, OpenZFS later) on any pool factory.
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// The Zfs adapter contract: the same cases for any implementation (zfs-fuse on the host, OpenZFS in a guest) on any pool factory.
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { execa } from 'execa';
@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Zfs } from '../../src/adapters/zfs.js';
 import { ZfsError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import { waitForBlockDevice, zvolPath } from '../../src/adapters/zvol-device.js';
+import { exportImage } from '../../src/steps/export.js';
 import { withSnapshotFile } from '../../src/steps/snapshot-file.js';
 import { sha256File, type PublishedImages, type TestPool } from '../support/zfs-pool.js';
 
@@ -177,6 +179,38 @@ export function zfsContract(label: string, subject: ContractSubject): void {
       expect((err as ZfsError).code).toBe('E_ZFS_RECV');
       expect(String((err as ZfsError).context['stderr'])).toMatch(/exists/);
       await zfs.destroy(`${target}2`, { recursive: true });
+    });
+
+    it('layout zvol: a volume snapshot exports to a sparse, verified file through a clone; refused where there are no zvols', async () => {
+      const caps = await zfs.capabilities();
+      const img = fx.pub.versions[0]!;
+      const imagesDir = mkdtempSync(join(fx.dir, 'images-'));
+      const deps = { zfs, log: silentLogger() };
+      const opts = {
+        pool: pool.name, dataset: 'vol', layout: 'zvol' as const, imageFile: 'root.img', version: 1, imagesDir,
+        size: img.size, sha256: img.sha256, reserveBytes: 0,
+      };
+      if (!caps.zvols) {
+        const err = await exportImage(deps, opts).catch((e: unknown) => e);
+        expect((err as ZfsError).code).toBe('E_ZVOL_UNSUPPORTED');
+        expect(readdirSync(imagesDir)).toEqual([]);
+        return;
+      }
+      const vol = `${pool.name}/vol`;
+      await execa('zfs', ['create', '-V', String(img.size), vol]);
+      await waitForBlockDevice(zvolPath(vol), 30_000);
+      // The published image's bytes into the volume, as a publisher of the zvol layout would have them.
+      await withSnapshotFile(deps, `${ds}@1`, `${ds}.export-1`, 'root.img', (p) =>
+        execa('dd', [`if=${p}`, `of=${zvolPath(vol)}`, 'bs=1M', 'conv=fsync', 'status=none']), fx.dir);
+      await execa('zfs', ['snapshot', `${vol}@1`]);
+      expect(await exportImage(deps, opts)).toBe('exported');
+      const out = join(imagesDir, '1.img');
+      expect(sha256File(out)).toBe(img.sha256);
+      expect(statSync(out).blocks * 512).toBeLessThan(img.size); // the ext4 image's zero runs stayed holes
+      expect(await zfs.exists(`${vol}.export-1`)).toBe(false);
+      expect(await exportImage(deps, opts)).toBe('already');
+      await zfs.destroy(vol, { recursive: true });
+      rmSync(imagesDir, { recursive: true, force: true });
     });
 
     it('send() streams a snapshot', async () => {
