@@ -81,6 +81,7 @@ async function run(argv: string[], wiring: WiringOptions): Promise<number> {
     case 'keygen':
     case 'sign':
     case 'bundle':
+    case 'delegate':
     case 'publish': {
       const { publisherCommand } = await import('./commands/publisher.js');
       print(await publisherCommand(command, args));

@@ -68,6 +68,20 @@ export const VERBS: Record<string, Verb> = {
       out: { kind: 'value', arg: 'FILE', help: 'the envelope to write (required)' },
     },
   },
+  delegate: {
+    group: 'publisher', json: false,
+    summary: 'sign (offline) delegations/N.json: lets the fleet server\'s online key vouch for diffs to N it builds on demand from the bases given',
+    flags: {
+      'publish-dir': { kind: 'value', arg: 'DIR', help: 'the directory publish wrote, holding manifests/N.json (required)' },
+      version: { kind: 'value', arg: 'N', help: 'the published version (required)' },
+      key: KEY_FLAG,
+      'online-key': { kind: 'value', arg: 'FILE.pub', help: 'the public half of the server\'s diffs.delegateKeyFile (required)' },
+      bases: { kind: 'value', arg: 'MIN-MAX', help: 'the base versions it may build diffs from, e.g. 3-11 (required)' },
+      days: { kind: 'value', arg: 'D', help: 'valid for this many days (default 30)' },
+      'max-size': { kind: 'value', arg: 'BYTES', help: 'the largest diff it may vouch for (required; e.g. the full stream\'s size)' },
+      compression: { kind: 'value', arg: 'xz|none', help: 'the diffs\' compression, as the server\'s diffs.compression (default xz)' },
+    },
+  },
   bundle: {
     group: 'publisher', json: false, summary: 'pack manifests/N.json of a publish directory and the streams devices need into one file, for prepare --bundle',
     flags: {
@@ -177,6 +191,7 @@ device:    status [--json] | history [--json] | images [--json] | cleanup [--dry
 publisher: keygen --out NAME | sign --key FILE [--key FILE...] --payload FILE --out FILE
            publish --dataset POOL/DS --out DIR --version N --key FILE... --hardware NAME... [options]
            bundle --publish-dir DIR --version N [--from N|full...] --out FILE
+           delegate --publish-dir DIR --version N --key K --online-key FILE.pub --bases MIN-MAX --max-size BYTES
            image build --dataset POOL/DS --version N --from-tree DIR [options]
 fleet:     serve --config server.json | fleet status [--json]
            fleet start|widen|pause|resume|pin|hold [options] (--server URL --token-file FILE [--ca-file FILE])

@@ -1,6 +1,6 @@
 // A device upgrades through a diff that did not exist when it asked: the real fleet server (`openServe`, the real zfs
 // builder on zfs-fuse) answers 202, builds 1→2, serves it under its delegation; the device commits and reports it.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +11,10 @@ import { publish } from '../../src/publish/publish.js';
 import { ZfsCli } from '../../src/adapters/zfs.js';
 import { openServe, type ServeHandle } from '../../src/fleet/serve-main.js';
 import { parseServeConfig } from '../../src/fleet/serve-config.js';
-import { signDelegation } from '../../src/trust/delegation-sign.js';
-import { generateKeyPair, writeSecretKeyFile, type KeyPair } from '../../src/trust/keys.js';
-import type { Envelope } from '../../src/trust/manifest-types.js';
+import { execa } from 'execa';
+import { generateKeyPair, writePublicKeyFile, writeSecretKeyFile, type KeyPair } from '../../src/trust/keys.js';
+
+const CLI = new URL('../../dist/src/cli/upgradectl.js', import.meta.url).pathname;
 import { silentLogger } from '../../src/log.js';
 
 let dir: string;
@@ -38,10 +39,13 @@ beforeAll(async () => {
     dataset: images.dataset, outDir: www, version: 2, label: 'test 2', hardware: ['test-board'], channel: 'stable',
     expiresDays: 30, from: [], full: true, compression: 'xz', mirrors: [], imageFile: 'root.img', keys: [key], chunks: false,
   });
-  const manifestEnv = JSON.parse(readFileSync(join(www, 'manifests', '2.json'), 'utf8')) as Envelope;
-  const notAfter = new Date(Date.now() + 7 * 86_400_000).toISOString();
-  writeFileSync(join(www, 'delegations', '2.json'), JSON.stringify(signDelegation(manifestEnv, 2, { delegate: online, bases: { min: 1, max: 1 }, notAfter, maxSize: 256 << 20, compression: 'xz' }, [key])));
+  // The offline step, as the README has it: upgradectl delegate with the publisher's key and the server's public key.
+  writeSecretKeyFile(join(dir, 'offline.key'), key);
   writeSecretKeyFile(join(dir, 'online.key'), online);
+  writePublicKeyFile(join(dir, 'online.pub'), online);
+  const delegated = await execa('node', [CLI, 'delegate', '--publish-dir', www, '--version', '2', '--key', join(dir, 'offline.key'),
+    '--online-key', join(dir, 'online.pub'), '--bases', '1-1', '--days', '7', '--max-size', String(256 << 20)]);
+  expect(JSON.parse(delegated.stdout)).toMatchObject({ version: 2, bases: { min: 1, max: 1 } });
   writeFileSync(join(dir, 'server.key'), ca.key);
   writeFileSync(join(dir, 'server.pem'), ca.cert);
   const cfg = parseServeConfig({

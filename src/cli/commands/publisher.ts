@@ -1,12 +1,13 @@
-// Publisher verbs: keygen (ed25519 key files), sign (payload -> envelope), publish (diffs + signed manifest).
+// Publisher verbs: keygen (ed25519 key files), sign (payload -> envelope), publish (diffs + signed manifest), bundle, delegate.
 import { readFileSync } from 'node:fs';
 import { flagList, flagString, requireFlag, type ParsedArgs } from '../args.js';
-import { generateKeyPair, loadSecretKey, writePublicKeyFile, writeSecretKeyFile } from '../../trust/keys.js';
+import { generateKeyPair, loadPublicKey, loadSecretKey, writePublicKeyFile, writeSecretKeyFile } from '../../trust/keys.js';
 import { signPayload } from '../../trust/sign.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { UsageError } from '../../errors.js';
 import { publish, type PublishOptions } from '../../publish/publish.js';
 import { writeBundle } from '../../publish/bundle.js';
+import { writeDelegation } from '../../publish/delegate.js';
 import { ZfsCli } from '../../adapters/zfs.js';
 import { silentLogger } from '../../log.js';
 
@@ -47,7 +48,7 @@ export function publishOptions(args: ParsedArgs): PublishOptions {
   };
 }
 
-export async function publisherCommand(command: 'keygen' | 'sign' | 'bundle' | 'publish', args: ParsedArgs): Promise<string> {
+export async function publisherCommand(command: 'keygen' | 'sign' | 'bundle' | 'publish' | 'delegate', args: ParsedArgs): Promise<string> {
   switch (command) {
     case 'keygen': {
       const out = requireFlag(args, 'out');
@@ -71,6 +72,20 @@ export async function publisherCommand(command: 'keygen' | 'sign' | 'bundle' | '
       });
       const result = await writeBundle({ publishDir: requireFlag(args, 'publish-dir'), version: intFlag(args, 'version'), from: from.length ? from : 'all', out: requireFlag(args, 'out') });
       return JSON.stringify(result, null, 2);
+    }
+    case 'delegate': {
+      const version = intFlag(args, 'version');
+      const bases = /^(\d+)-(\d+)$/.exec(requireFlag(args, 'bases'));
+      if (!bases) throw new UsageError('E_USAGE', '--bases is MIN-MAX, e.g. 3-11');
+      const notAfter = new Date(Date.now() + intFlag(args, 'days', 30) * 86_400_000);
+      const compression = flagString(args, 'compression') ?? 'xz';
+      if (compression !== 'xz' && compression !== 'none') throw new UsageError('E_USAGE', '--compression is xz or none');
+      const path = writeDelegation({
+        publishDir: requireFlag(args, 'publish-dir'), version, keys: flagList(args, 'key', true).map(loadSecretKey),
+        online: loadPublicKey(requireFlag(args, 'online-key')), bases: { min: Number(bases[1]), max: Number(bases[2]) },
+        notAfter, maxSize: intFlag(args, 'max-size'), compression,
+      }, new Date());
+      return JSON.stringify({ delegation: path, version, bases: { min: Number(bases[1]), max: Number(bases[2]) }, notAfter: notAfter.toISOString() });
     }
     case 'publish': {
       const result = await publish({ zfs: new ZfsCli({ busyTimeoutSec: 30, log: silentLogger() }), now: () => Date.now() }, publishOptions(args));
