@@ -91,6 +91,7 @@ describe('upgradectl fleet: the rollout verbs', () => {
     expect((await fleet('pin', ['--device', 'dev-1', '--version', '7'])).stdout).toBe('pins: dev-1=7');
     expect((await fleet('pin', ['--device', 'dev-2', '--stay'])).stdout).toBe('pins: dev-1=7, dev-2=stay');
     expect((await fleet('pin', ['--device', 'dev-1', '--remove'])).stdout).toBe('pins: dev-2=stay');
+    expect(JSON.parse((await fleet('pin', ['--device', 'dev-2', '--remove', '--json'])).stdout)).toMatchObject({ schema: 1 });
     expect((await fleet('hold', ['--version', '7'])).stdout).toBe('held versions: 7');
     expect(JSON.parse((await fleet('hold', ['--version', '7', '--release', '--json'])).stdout)).toEqual({ schema: 1, holds: [] });
   });
