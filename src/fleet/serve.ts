@@ -112,6 +112,8 @@ export async function startServe(cfg: ServeConfig, svc: FleetService, log: Logge
   }
 
   const server: Server = createServer({ key: readFileSync(cfg.tls.keyFile), cert: readFileSync(cfg.tls.certFile), requestTimeout: 120_000, headersTimeout: 30_000 }, (req, res) => {
+    // One debug line per answer: what a CDN or caching proxy in front really forwarded (UPGRADE_AGENT_LOG_LEVEL=debug).
+    res.once('finish', () => log.debug({ method: req.method, url: req.url, status: res.statusCode, range: req.headers.range ?? null }, 'request answered'));
     handle(req, res).catch((raw: unknown) => {
       const err = asUpgradeError(raw);
       if (err.code === 'E_INTERNAL') log.error({ err: err.message, url: req.url }, 'request failed');
