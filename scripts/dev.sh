@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs rsync attr openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux mount systemd dash python3 make g++ postgresql)
+# nginx: test/fleet/nginx-cache.test.ts runs its own (private prefix and port) in front of the fleet server; its service is never used.
+APT_PACKAGES=(zfs-fuse xz-utils e2fsprogs rsync attr openssl grub-common grub2-common grub-pc-bin shellcheck busybox-static procps util-linux mount systemd dash python3 make g++ postgresql nginx)
 # Building the .deb files (dpkg-deb, strip) and checking them.
 PACKAGE_APT_PACKAGES=(dpkg binutils lintian)
 # The real-boot suite also builds a Debian guest and boots it, and installs the package into Debian chroots.

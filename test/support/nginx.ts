@@ -1,0 +1,2 @@
+// Test access to the sandbox's throwaway nginx.
+export * from '../../src/sandbox/nginx.js';
