@@ -36,6 +36,8 @@ export async function startDemoFleet(o: DemoFleetOptions): Promise<DemoFleet> {
   const tokenFile = join(o.dir, 'admin.token');
   writeFileSync(tokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
   const config = join(o.dir, 'server.json');
+  // One device: its one rollback is a share of 1/1, over the threshold.
+  const rollout = { failureThreshold: 0.5, minReports: 1 };
   writeFileSync(config, JSON.stringify({
     listen: { host: '127.0.0.1', port: 0 },
     tls: { certFile: 'server.pem', keyFile: 'server.key' },
@@ -44,10 +46,9 @@ export async function startDemoFleet(o: DemoFleetOptions): Promise<DemoFleet> {
     adminTokenFile: 'admin.token',
     checkinIntervalSec: 60,
     diffs: { dir: 'diffs', dataset: o.dataset, delegateKeyFile: o.delegateKeyFile, compression: 'xz', timeoutSec: 300 },
-    // One device: its one rollback is a share of 1/1, over the threshold.
-    rollout: { failureThreshold: 0.5, minReports: 1 },
+    rollout,
   }, null, 2));
-  say(`   server.json: rollout.failureThreshold 0.5, rollout.minReports 1, diffs.dataset ${o.dataset}`);
+  say(`   server.json: rollout.failureThreshold ${rollout.failureThreshold}, rollout.minReports ${rollout.minReports}, diffs.dataset ${o.dataset}`);
 
   const child: ResultPromise = execa('node', [CLI, 'serve', '--config', config], { reject: false, buffer: false, stdout: 'pipe', stderr: 'pipe' });
   let stderr = '';
