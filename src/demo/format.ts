@@ -1,6 +1,7 @@
-// Turns the agent's JSON log lines into one readable line each for the demo; other output passes through.
+// Turns the agent's and the fleet server's JSON log lines into one readable line each for the demo; other output passes through.
 
-export function formatAgentLine(line: string): string {
+/** `   [who] msg  key=value ...` for a pino line; anything else unchanged. */
+export function formatLogLine(line: string, who = 'agent'): string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;
@@ -13,5 +14,8 @@ export function formatAgentLine(line: string): string {
     .filter(([k]) => !skip.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(' ');
-  return `   [agent] ${o['msg']}${fields ? `  ${fields}` : ''}`;
+  return `   [${who}] ${o['msg']}${fields ? `  ${fields}` : ''}`;
 }
+
+/** The device's view: the agent's log lines. */
+export const formatAgentLine = (line: string): string => formatLogLine(line, 'agent');

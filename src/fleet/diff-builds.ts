@@ -150,6 +150,7 @@ export class DiffBuilds {
       this.o.log.warn({ pair: key }, 'build claim lost before the build started; another instance builds it');
       return;
     }
+    this.o.log.info({ pair: key, queued: this.queue.length }, 'diff build started; devices asking for it get 202 until it is built');
     const ac = new AbortController();
     this.aborts.add(ac);
     const timer = setTimeout(() => ac.abort(new UpgradeError('E_DIFF_BUILD', `build ${key} exceeded ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
