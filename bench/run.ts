@@ -15,6 +15,8 @@ import { benchDownload, renderDownload } from './download-case.js';
 import { benchIdle, renderIdle } from './idle-case.js';
 import { benchWorkload, workloadConfig } from './workload-case.js';
 import { renderWorkload } from './workload-report.js';
+import { benchFleet, fleetConfig } from './fleet-sim-case.js';
+import { renderFleet, type FleetRun } from './fleet-sim-report.js';
 
 /** The bandwidth cap alone (BENCH_ONLY=download); also run at the end of the full bench. */
 async function downloadOnly(): Promise<void> {
@@ -63,6 +65,23 @@ async function workloadOnly(): Promise<void> {
   }
 }
 
+/** The fleet simulation (BENCH_ONLY=fleet): on its own only, SQLite then PostgreSQL (BENCH_FLEET_DB picks). */
+async function fleetOnly(): Promise<void> {
+  const cfg = fleetConfig();
+  const t0 = performance.now();
+  const progress = (msg: string): void => void process.stderr.write(`bench: ${msg} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  const m = await machine();
+  process.stdout.write(`${m.cpus} × ${m.cpuModel}, ${m.memMiB} MiB RAM, Linux ${m.kernel}, node ${m.node}\n`);
+  const runs: FleetRun[] = [];
+  for (const db of cfg.databases) {
+    const r = await benchFleet(db, cfg, progress);
+    runs.push(r);
+    process.stdout.write(`${renderFleet(r)}\n\n`);
+  }
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS.replace('bench-results.json', 'bench-fleet.json'), JSON.stringify({ machine: m, runs: runs.map((r) => ({ ...r, herdOkSec: undefined, herdOkCount: r.herdOkSec.length })) }, null, 2));
+}
+
 const RESULTS = fileURLToPath(new URL('../../.cache/bench-results.json', import.meta.url));
 
 /** Overridable for quick trial runs, e.g. BENCH_DIFFS_MIB=4,8,16 BENCH_IMAGE_MIB=64. */
@@ -104,6 +123,7 @@ async function main(): Promise<void> {
   if (process.env['BENCH_ONLY'] === 'download') return downloadOnly();
   if (process.env['BENCH_ONLY'] === 'idle') return idleOnly();
   if (process.env['BENCH_ONLY'] === 'workload') return workloadOnly();
+  if (process.env['BENCH_ONLY'] === 'fleet') return fleetOnly();
   const t0 = performance.now();
   const cfg = config();
   const startedAt = new Date().toISOString();
