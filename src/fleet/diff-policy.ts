@@ -17,15 +17,21 @@ export function retryAfterSec(recentBuildMs: readonly number[], where: { running
 
 export const pairKey = (from: number, to: number): string => `${from}-${to}`;
 
+/** How many devices have each committed version: what the stores' committedCounts() aggregate computes. */
+export function committedCounts(devices: readonly Pick<DeviceRow, 'committedVersion'>[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const d of devices) if (d.committedVersion !== null) counts.set(d.committedVersion, (counts.get(d.committedVersion) ?? 0) + 1);
+  return counts;
+}
+
 /**
  * The pairs never evicted: the newest release's diffs from the `k` most common committed versions of the fleet's
- * devices (ties: the newer base first).
+ * devices (ties: the newer base first). `devices` may be the rows or their committedCounts.
  */
-export function protectedPairs(newest: number | null, devices: readonly Pick<DeviceRow, 'committedVersion'>[], k: number): Set<string> {
+export function protectedPairs(newest: number | null, devices: readonly Pick<DeviceRow, 'committedVersion'>[] | ReadonlyMap<number, number>, k: number): Set<string> {
   if (newest === null || k === 0) return new Set();
-  const counts = new Map<number, number>();
-  for (const d of devices) if (d.committedVersion !== null && d.committedVersion < newest) counts.set(d.committedVersion, (counts.get(d.committedVersion) ?? 0) + 1);
-  const top = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0]).slice(0, k);
+  const counts = devices instanceof Map ? devices : committedCounts(devices as readonly Pick<DeviceRow, 'committedVersion'>[]);
+  const top = [...counts].filter(([base]) => base < newest).sort((a, b) => b[1] - a[1] || b[0] - a[0]).slice(0, k);
   return new Set(top.map(([base]) => pairKey(base, newest)));
 }
 

@@ -11,7 +11,7 @@ import { UpgradeError, UsageError } from '../errors.js';
 import type { FleetStore, RolloutRow } from './fleet-store.js';
 import type { ServeConfig } from './serve-config.js';
 import type { DiffAsk, DiffBuilds } from './diff-builds.js';
-import { decideTarget, rolloutHealth, rolloutTick } from './rollout.js';
+import { decideTarget, healthOf, rolloutTick } from './rollout.js';
 import { deviceFromReport } from './checkin-report.js';
 import { evictionPlan, protectedPairs } from './diff-policy.js';
 import { fleetStatus, type FleetStatus } from './fleet-status.js';
@@ -49,10 +49,11 @@ export class FleetService {
     const rollouts = await this.store.rollouts();
     if (!force && this.now() - this.lastTick < 1000) return rollouts;
     this.lastTick = this.now();
-    const devices = rollouts.some((r) => r.state === 'active') ? await this.store.devices() : [];
+    // The counts by one GROUP BY, not every device row: this runs once a second while a rollout is active.
+    const counts = rollouts.some((r) => r.state === 'active') ? await this.store.deploymentCounts() : [];
     const out: RolloutRow[] = [];
     for (const r of rollouts) {
-      const change = rolloutTick(r, rolloutHealth(r, devices), this.now(), this.cfg.rollout);
+      const change = rolloutTick(r, healthOf(r, counts), this.now(), this.cfg.rollout);
       if (change.kind === 'pause') {
         this.log.warn({ rollout: r.id, reason: change.reason }, 'rollout paused');
         out.push(await this.store.updateRollout(r.id, { state: 'paused', pausedReason: change.reason, changedAt: this.now() }, r.changedAt));
@@ -118,7 +119,8 @@ export class FleetService {
 
   /** Evicts least recently served built diffs over the byte budget, never the protected ones; returns what went. */
   async housekeeping(): Promise<string[]> {
-    const keep = protectedPairs(this.newestRelease(), await this.store.devices(), this.cfg.diffs.protectBases);
+    // After every build: the bases in use by one aggregate, not every device row.
+    const keep = protectedPairs(this.newestRelease(), await this.store.committedCounts(), this.cfg.diffs.protectBases);
     const gone = evictionPlan(await this.store.diffs(), this.cfg.diffs.budgetBytes, keep);
     const out: string[] = [];
     for (const d of gone) {
@@ -131,6 +133,10 @@ export class FleetService {
     return out;
   }
 
+  /**
+   * The operator's status: on request only, not on a timer, so it keeps reading every device (it lists the failing
+   * and silent ones, and counts each rollout's cohort by the devices' hashed ids, which SQL cannot group by).
+   */
   async status(): Promise<FleetStatus> {
     const rollouts = await this.tick(true);
     const built = await this.store.diffs();

@@ -69,6 +69,19 @@ export interface BuildClaim {
   message: string | null;
 }
 
+/**
+ * Devices that report a deployment of one (channel, hardware, version): how many, how many of them failed or rolled
+ * back, how many committed (what a rollout's automatic pause decides on; see rollout.ts deploymentCounts).
+ */
+export interface DeploymentCount {
+  channel: string;
+  hardware: string;
+  version: number;
+  reporting: number;
+  failed: number;
+  committed: number;
+}
+
 export type RolloutPatch = Partial<Pick<RolloutRow, 'percent' | 'state' | 'pausedReason' | 'changedAt' | 'stepPercent' | 'everySec'>>;
 
 /**
@@ -81,6 +94,10 @@ export interface FleetStore {
   recordCheckin(id: string, make: (prev: DeviceRow | null) => DeviceRow | null): Promise<DeviceRow | null>;
   device(id: string): Promise<DeviceRow | null>;
   devices(): Promise<DeviceRow[]>;
+  /** Aggregate of the devices with a deployment, one entry per (channel, hardware, version), in no set order. */
+  deploymentCounts(): Promise<DeploymentCount[]>;
+  /** How many devices have each committed version (devices with none are not counted). */
+  committedCounts(): Promise<Map<number, number>>;
   createRollout(r: Omit<RolloutRow, 'id'>): Promise<RolloutRow>;
   /**
    * Applies `patch` to the stored row (E_USAGE when there is none). With `ifChangedAt`, only when the row's

@@ -1,6 +1,6 @@
 // Staged rollouts, decided on check-in: pure functions of the device, the rollouts, pins and holds, and the clock.
 import { createHash } from 'node:crypto';
-import type { DeviceRow, RolloutRow } from './fleet-store.js';
+import type { DeploymentCount, DeviceRow, RolloutRow } from './fleet-store.js';
 
 /** The device's place in a release's cohort order, 0 ≤ bucket < 10000: stable, and independent across releases. */
 export function bucketOf(deviceId: string, version: number): number {
@@ -60,6 +60,28 @@ export function rolloutHealth(r: Pick<RolloutRow, 'channel' | 'hardware' | 'vers
     else if (d.deploymentPhase === 'committed') h.committed++;
   }
   return h;
+}
+
+/** What the stores' deploymentCounts() aggregate computes, from the rows: one entry per reported (channel, hardware, version). */
+export function deploymentCounts(devices: readonly DeviceRow[]): DeploymentCount[] {
+  const out = new Map<string, DeploymentCount>();
+  for (const d of devices) {
+    if (d.deploymentVersion === null) continue;
+    const key = JSON.stringify([d.channel, d.hardware, d.deploymentVersion]);
+    let c = out.get(key);
+    if (!c) out.set(key, (c = { channel: d.channel, hardware: d.hardware, version: d.deploymentVersion, reporting: 0, failed: 0, committed: 0 }));
+    const h = rolloutHealth(c, [d]);
+    c.reporting += h.reporting;
+    c.failed += h.failed;
+    c.committed += h.committed;
+  }
+  return [...out.values()];
+}
+
+/** The rollout's health from the aggregate: equal to rolloutHealth(r, devices) when counts = deploymentCounts(devices). */
+export function healthOf(r: Pick<RolloutRow, 'channel' | 'hardware' | 'version'>, counts: readonly DeploymentCount[]): RolloutHealth {
+  const c = counts.find((x) => x.channel === r.channel && x.hardware === r.hardware && x.version === r.version);
+  return c ? { reporting: c.reporting, failed: c.failed, committed: c.committed } : { reporting: 0, failed: 0, committed: 0 };
 }
 
 export type RolloutChange = { kind: 'none' } | { kind: 'pause'; reason: string } | { kind: 'widen'; percent: number };

@@ -3,10 +3,13 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError, UpgradeError, UsageError } from '../errors.js';
-import type { BuildClaim, DeviceRow, DiffRow, FleetStore, RolloutPatch, RolloutRow } from './fleet-store.js';
+import type { BuildClaim, DeploymentCount, DeviceRow, DiffRow, FleetStore, RolloutPatch, RolloutRow } from './fleet-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, doc TEXT NOT NULL, last_seen INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS devices_deployment ON devices (json_extract(doc, '$.deploymentVersion'), json_extract(doc, '$.channel'),
+  json_extract(doc, '$.hardware'), json_extract(doc, '$.deploymentPhase')) WHERE json_extract(doc, '$.deploymentVersion') IS NOT NULL;
+CREATE INDEX IF NOT EXISTS devices_committed ON devices (json_extract(doc, '$.committedVersion'));
 CREATE TABLE IF NOT EXISTS rollouts (id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, hardware TEXT NOT NULL,
   version INTEGER NOT NULL, percent REAL NOT NULL, state TEXT NOT NULL, paused_reason TEXT, step_percent REAL NOT NULL,
   every_sec INTEGER NOT NULL, created_at INTEGER NOT NULL, changed_at INTEGER NOT NULL, UNIQUE (channel, hardware, version));
@@ -88,6 +91,20 @@ export class SqliteFleetStore implements FleetStore {
   }
   devices(): Promise<DeviceRow[]> {
     return this.run('list devices', () => (this.db.prepare('SELECT doc FROM devices ORDER BY id').all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as DeviceRow));
+  }
+  deploymentCounts(): Promise<DeploymentCount[]> {
+    // Same terms as rollout.ts rolloutHealth; the partial index covers it (only devices with a deployment).
+    return this.run('count deployments', () => (this.db.prepare(
+      `SELECT json_extract(doc, '$.channel') AS channel, json_extract(doc, '$.hardware') AS hardware, json_extract(doc, '$.deploymentVersion') AS version,
+         COUNT(*) AS reporting, SUM(json_extract(doc, '$.deploymentPhase') IN ('failed', 'rolled_back')) AS failed,
+         SUM(json_extract(doc, '$.deploymentPhase') = 'committed') AS committed
+       FROM devices WHERE json_extract(doc, '$.deploymentVersion') IS NOT NULL GROUP BY 1, 2, 3`,
+    ).all() as DeploymentCount[]).map((r) => ({ ...r, failed: r.failed ?? 0, committed: r.committed ?? 0 })));
+  }
+  committedCounts(): Promise<Map<number, number>> {
+    return this.run('count committed versions', () => new Map((this.db.prepare(
+      "SELECT json_extract(doc, '$.committedVersion') AS v, COUNT(*) AS n FROM devices WHERE json_extract(doc, '$.committedVersion') IS NOT NULL GROUP BY 1",
+    ).all() as { v: number; n: number }[]).map((r) => [r.v, r.n])));
   }
 
   createRollout(r: Omit<RolloutRow, 'id'>): Promise<RolloutRow> {

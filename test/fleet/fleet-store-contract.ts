@@ -1,7 +1,9 @@
 // The FleetStore contract: the same cases for SQLite and PostgreSQL, each case with two stores on one database
 // (two server instances): atomic check-ins, conditional rollout steps, one build claim per pair, one eviction per build.
 import { describe, expect, it } from 'vitest';
-import type { DeviceRow, DiffRow, FleetStore, RolloutRow } from '../../src/fleet/fleet-store.js';
+import type { DeploymentCount, DeviceRow, DiffRow, FleetStore, RolloutRow } from '../../src/fleet/fleet-store.js';
+import { deploymentCounts, healthOf, rolloutHealth } from '../../src/fleet/rollout.js';
+import { committedCounts } from '../../src/fleet/diff-policy.js';
 
 export interface StoreSubject {
   /** A fresh, empty database; `open` opens one more store (another instance) on it, `reopen` after all closed. */
@@ -41,6 +43,40 @@ export function fleetStoreContract(name: string, subject: StoreSubject): void {
         expect(await a.device('dev-2')).toMatchObject({ checkins: 2, lastSeen: 2000 });
       } finally {
         await close();
+      }
+    });
+
+    it('deploymentCounts and committedCounts: the aggregates equal what the pure functions compute from devices()', async () => {
+      const { a, b, close } = await pair(subject);
+      try {
+        const phases = [null, 'downloading', 'trial', 'committed', 'failed', 'rolled_back'];
+        for (let i = 0; i < 90; i++) {
+          await (i % 2 ? a : b).upsertDevice(device(`dev-${i}`, {
+            channel: i % 7 === 0 ? 'beta' : 'stable', hardware: i % 5 === 0 ? 'hw-b' : 'hw-a', committedVersion: i % 11 === 0 ? null : 12 + (i % 3),
+            deploymentVersion: i % 4 === 0 ? null : 16 + (i % 3), deploymentPhase: i % 4 === 0 ? null : (phases[i % 6] ?? null),
+          }));
+        }
+        await a.setPin('dev-3', 16);
+        await a.setPin('dev-6', null);
+        const rs = [await a.createRollout(rollout({ version: 17 })), await a.createRollout(rollout({ version: 18, state: 'paused' })),
+          await a.createRollout(rollout({ channel: 'beta', version: 16 })), await a.createRollout(rollout({ hardware: 'hw-b', version: 99 }))];
+        const devices = await b.devices();
+        const order = (c: DeploymentCount[]): DeploymentCount[] => [...c].sort((x, y) => `${x.channel}/${x.hardware}/${x.version}`.localeCompare(`${y.channel}/${y.hardware}/${y.version}`));
+        const counts = await b.deploymentCounts();
+        expect(order(counts)).toEqual(order(deploymentCounts(devices)));
+        expect(counts.length).toBeGreaterThanOrEqual(10);
+        for (const r of rs) expect(healthOf(r, counts)).toEqual(rolloutHealth(r, devices));
+        expect(counts.some((c) => c.failed > 0) && counts.some((c) => c.committed > 0)).toBe(true);
+        expect(await a.committedCounts()).toEqual(committedCounts(devices));
+      } finally {
+        await close();
+      }
+      const empty = await pair(subject);
+      try {
+        expect(await empty.a.deploymentCounts()).toEqual([]);
+        expect(await empty.b.committedCounts()).toEqual(new Map());
+      } finally {
+        await empty.close();
       }
     });
 
