@@ -246,4 +246,64 @@ describe.sequential('real boots under QEMU', () => {
     expect(bootedImage(b)).toBe(committed);
     expect(lastStatus(b)).toMatchObject({ bootedVersion: committed, committedVersion: committed });
   });
+
+  // Scenario 7 (a read-only root) runs only when asked for: it passed in a run of its own, not yet in the whole suite.
+  const readOnly = it.runIf(process.env['E2E_READONLY'] === '1');
+
+  /** A boot of a read-only root: plain `ro` on its command line. */
+  function expectReadOnlyCmdline(b: NamedBoot): void {
+    const args = (b.cmdline ?? '').split(/\s+/);
+    expect(args).toContain('ro');
+    expect(args).not.toContain('rw');
+  }
+  /** ... and `/` and `/host` read-only for the system, from the reporter (which starts only once the boot is confirmed). */
+  function expectReadOnly(b: NamedBoot): void {
+    expectReadOnlyCmdline(b);
+    expect(up(b).mounts).toEqual({ '/': 'ro', '/host': 'ro' });
+  }
+
+  readOnly('7a: 10 carries a read-only config: its trial commits, and from then on the device boots plain `ro`', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const base = Number(/set default="img-(\d+)"/.exec(await dev.grubCfg())?.[1]);
+    await dev.setTarget(10);
+    const a = await dev.boot('upgrade-to-10', { then: 'wait' });
+    mine.push(a);
+    expect(bootedImage(a)).toBe(base);
+    expect((await dev.grubenv())?.get('next_entry')).toBe('img-10');
+    // The trial entry was written by the read-write image: 10's own agent rewrites the entries when it commits.
+    const t = await dev.boot('trial-10', { then: 'reboot' });
+    mine.push(t);
+    expect(bootedImage(t)).toBe(10);
+    expect(lastStatus(t)).toMatchObject({ bootedVersion: 10, committedVersion: 10, deployment: { version: 10, phase: 'committed' } });
+    const cfg = await dev.grubCfg();
+    expect(cfg).toMatch(/set default="img-10"/);
+    expect(cfg).not.toMatch(/\brw\b/);
+    const c = await dev.boot('plain-10-ro', { then: 'poweroff' });
+    mine.push(c);
+    expect(bootedImage(c)).toBe(10);
+    expectReadOnly(c);
+    // The agent runs in its own mount namespace there: its state is readable and its status says where it stands.
+    expect(lastStatus(c)).toMatchObject({ bootedVersion: 10, committedVersion: 10 });
+  });
+
+  readOnly('7b: on the read-only root, 11 is prepared and armed, fails its health check, and the device is back on 10', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const { a, t, b, status } = await failedTrial(mine, 10, 11, { next: 12 });
+    // The reporter never runs in a and t (the agent reboots before it starts): their command lines only.
+    for (const boot of [a, t]) expectReadOnlyCmdline(boot);
+    expectReadOnly(b);
+    expect(t.end).toBe('exited');
+    expect(status.deployment?.lastError?.code).toBe('E_HEALTH');
+  });
+
+  readOnly('7c: on the read-only root, 12 (prepared in the last boot of 7b) is committed', async (ctx) => {
+    const mine = trackBoots(ctx);
+    const t = await dev.boot('trial-12', { then: 'settle', version: 12 });
+    mine.push(t);
+    expect(bootedImage(t)).toBe(12);
+    expectReadOnly(t);
+    expect(lastStatus(t)).toMatchObject({ bootedVersion: 12, committedVersion: 12, trialVersion: null, deployment: { version: 12, phase: 'committed' } });
+    expect((await dev.grubenv())?.get('next_entry') ?? '').toBe('');
+    expect(await dev.grubCfg()).toMatch(/set default="img-12"/);
+  });
 });

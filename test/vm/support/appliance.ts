@@ -10,6 +10,9 @@ export const SITE_CONF = '/etc/e2e/site.conf';
 /** A bigger migrated file, rewritten before a switch so that migration takes long enough to cut power during it. */
 export const DATA_FILE = '/var/lib/e2e/data.bin';
 
+/** The appliance's /etc/fstab: the fleet's disk (read-only images add tmpfs mounts to it). */
+export const FSTAB = '/dev/vdc /srv/fleet ext4 ro,nofail 0 0\n';
+
 export interface ApplianceTree {
   dir: string;
   kernelVersion: string;
@@ -84,6 +87,8 @@ export async function buildApplianceTree(opts: {
   mkdirSync(at('etc/upgrade-agent'), { recursive: true });
   writeFileSync(at('etc/upgrade-agent/config.json'), JSON.stringify(guestConfig(opts.key), null, 2));
   mkdirSync(at('host'), { recursive: true });
+  // The pool's root dataset mounts at /uae2e when it is imported at boot: a read-only root cannot create the directory.
+  mkdirSync(at(POOL), { recursive: true });
   mkdirSync(at('etc/e2e-vdev'), { recursive: true });
   symlinkSync('/dev/vdb', at('etc/e2e-vdev/vdb'));
   mkdirSync(at('srv/fleet'), { recursive: true });
@@ -92,7 +97,7 @@ export async function buildApplianceTree(opts: {
   writeFileSync(at(SITE_CONF.slice(1)), 'site=factory\n');
   writeFileSync(at(DATA_FILE.slice(1)), Buffer.alloc(0));
   writeFileSync(at('etc/e2e/image-version'), '1\n');
-  writeFileSync(at('etc/fstab'), '/dev/vdc /srv/fleet ext4 ro,nofail 0 0\n');
+  writeFileSync(at('etc/fstab'), FSTAB);
   writeFileSync(at('etc/hostname'), 'appliance\n');
   // The journal on the console too: a failing scenario prints the agent's own log lines with the boot.
   mkdirSync(at('etc/systemd/journald.conf.d'), { recursive: true });

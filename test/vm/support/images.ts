@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { createPool, sha256File, zfsRetry, type TestPool } from '../../../src/sandbox/pools.js';
 import { seedDevice } from '../../../src/sandbox/device.js';
-import { POOL } from './appliance.js';
+import { FSTAB, guestConfig, POOL } from './appliance.js';
 
 export const CLI = join(process.cwd(), 'dist/src/cli/upgradectl.js');
 const FAKE_TIME = { E2FSPROGS_FAKE_TIME: '1700000000' };
@@ -21,7 +21,13 @@ export const VERSION_ROLES: Record<number, string> = {
   7: 'good (power cut during migrate)',
   8: 'good (power cut after arming the trial)',
   9: 'good, until a power cut after its trial moved the default; then its health check fails',
+  10: 'good, read-only: its config drops `rw` from the entries; tmpfs on /var and /tmp',
+  11: 'read-only, health check fails',
+  12: 'good, read-only',
 };
+
+/** The newest version built. */
+export const LAST_VERSION = 12;
 
 export interface Publisher {
   pool: TestPool;
@@ -31,6 +37,12 @@ export interface Publisher {
   key: { keyid: string; publicKey: string };
   www: string;
   sizes: Map<number, { image: number; sha256: string }>;
+}
+
+/** The agent's config of the read-only images: the run's config without `rw`. */
+function roConfig(p: Publisher): string {
+  const c = guestConfig(p.key) as { boot: Record<string, unknown> };
+  return JSON.stringify({ ...c, boot: { ...c.boot, extraArgs: 'console=ttyS0' } }, null, 2);
 }
 
 async function debugfs(image: string, commands: string[]): Promise<void> {
@@ -72,7 +84,7 @@ async function snapshot(p: Publisher, version: number): Promise<void> {
   p.sizes.set(version, { image: statSync(p.imagePath).size, sha256: sha256File(p.imagePath) });
 }
 
-/** Makes versions 2..9 (see VERSION_ROLES) as edits of the previous one, snapshots and publishes each (diff from the previous). */
+/** Makes versions 2..LAST_VERSION (see VERSION_ROLES) as edits of the previous one, snapshots and publishes each (diff from the previous). */
 export async function buildVersions(p: Publisher, tree: string, kernelVersion: string, workDir: string): Promise<void> {
   const files = join(workDir, 'edits');
   mkdirSync(files, { recursive: true });
@@ -94,8 +106,13 @@ export async function buildVersions(p: Publisher, tree: string, kernelVersion: s
     7: ['rm /etc/e2e/health-fails'],
     8: [],
     9: [],
+    // A read-only root: the entries say plain `ro` once 10's agent writes grub.cfg; what the services write goes to tmpfs.
+    10: ['rm /etc/upgrade-agent/config.json', `write ${f('config-ro.json', roConfig(p))} /etc/upgrade-agent/config.json`,
+      'rm /etc/fstab', `write ${f('fstab-ro', `${FSTAB}tmpfs /var tmpfs mode=0755,nosuid,nodev 0 0\ntmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0\n`)} /etc/fstab`],
+    11: [`write ${f('health-fails-11', 'image 11 is built to fail its health check\n')} /etc/e2e/health-fails`],
+    12: ['rm /etc/e2e/health-fails'],
   };
-  for (let v = 2; v <= 9; v++) {
+  for (let v = 2; v <= LAST_VERSION; v++) {
     await debugfs(p.imagePath, [...marker(v), ...(edits[v] ?? [])]);
     const fsck = await execa('e2fsck', ['-fn', p.imagePath], { reject: false, all: true });
     if (fsck.exitCode !== 0) throw new Error(`image ${v} does not pass e2fsck -fn:\n${fsck.all}`);

@@ -8,7 +8,7 @@ import { parseGrubenv } from '../../../src/boot/grubenv.js';
 import { guestRootTar } from './guest-root.js';
 import { buildApplianceTree, guestConfig, POOL } from './appliance.js';
 import { ensurePackages } from '../../package/support/packages.js';
-import { buildVersions, cli, makeGuestPool, makeKey, startPublisher, type Publisher } from './images.js';
+import { buildVersions, cli, LAST_VERSION, makeGuestPool, makeKey, startPublisher, type Publisher } from './images.js';
 import { installGrubModules, makeExt4Disk, makeOuterDisk, makePlanDisk, readOuterFile } from './disk.js';
 import { boot, type BootResult, type Marker } from './qemu.js';
 
@@ -82,7 +82,7 @@ export async function makeVmDevice(projectDir: string, log: (s: string) => void)
   const debs = await ensurePackages(projectDir, step);
   step('appliance tree: apt-get install ./upgrade-agent_*.deb ./upgrade-agent-node_*.deb');
   const app = await buildApplianceTree({ rootTar, dir: join(work, 'tree'), projectDir, debs: [debs.agent, debs.node], key: signing.key });
-  step('publisher: image 1 and versions 2..9');
+  step(`publisher: image 1 and versions 2..${LAST_VERSION}`);
   const publisher = await startPublisher(work, app.dir, IMAGE_MIB, signing);
   await buildVersions(publisher, app.dir, app.kernelVersion, work);
 
