@@ -26,11 +26,10 @@ export function committedCounts(devices: readonly Pick<DeviceRow, 'committedVers
 
 /**
  * The pairs never evicted: the newest release's diffs from the `k` most common committed versions of the fleet's
- * devices (ties: the newer base first). `devices` may be the rows or their committedCounts.
+ * devices, given as their committedCounts (ties: the newer base first).
  */
-export function protectedPairs(newest: number | null, devices: readonly Pick<DeviceRow, 'committedVersion'>[] | ReadonlyMap<number, number>, k: number): Set<string> {
+export function protectedPairs(newest: number | null, counts: ReadonlyMap<number, number>, k: number): Set<string> {
   if (newest === null || k === 0) return new Set();
-  const counts = devices instanceof Map ? devices : committedCounts(devices as readonly Pick<DeviceRow, 'committedVersion'>[]);
   const top = [...counts].filter(([base]) => base < newest).sort((a, b) => b[1] - a[1] || b[0] - a[0]).slice(0, k);
   return new Set(top.map(([base]) => pairKey(base, newest)));
 }

@@ -1,6 +1,6 @@
 // On-demand diff policy, table-tested: the Retry-After estimate, protected pairs, least-recently-served eviction.
 import { describe, expect, it } from 'vitest';
-import { evictionPlan, protectedPairs, retryAfterSec } from '../../src/fleet/diff-policy.js';
+import { committedCounts, evictionPlan, protectedPairs, retryAfterSec } from '../../src/fleet/diff-policy.js';
 import type { DiffRow } from '../../src/fleet/fleet-store.js';
 
 describe('retryAfterSec', () => {
@@ -19,9 +19,9 @@ const row = (from: number, to: number, size: number, lastServedAt: number): Diff
 describe('protectedPairs / evictionPlan', () => {
   it('protects the newest release from the k most common committed bases', () => {
     const devices = [12, 12, 12, 14, 14, 9, 17].map((v) => ({ committedVersion: v }));
-    expect([...protectedPairs(17, devices, 2)].sort()).toEqual(['12-17', '14-17']);
-    expect(protectedPairs(null, devices, 2).size).toBe(0);
-    expect(protectedPairs(17, devices, 0).size).toBe(0);
+    expect([...protectedPairs(17, committedCounts(devices), 2)].sort()).toEqual(['12-17', '14-17']);
+    expect(protectedPairs(null, committedCounts(devices), 2).size).toBe(0);
+    expect(protectedPairs(17, committedCounts(devices), 0).size).toBe(0);
   });
   it('evicts least recently served first until under budget, skipping protected ones', () => {
     const diffs = [row(12, 17, 500, 1), row(9, 17, 500, 2), row(9, 16, 500, 3), row(14, 17, 500, 4)];
