@@ -1,7 +1,7 @@
 // Fleet simulation client (a child process): light devices that check in with the agent's own request and schedule.
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
-import { Agent } from 'undici';
+import { NodeDispatcher } from '../src/adapters/http-dispatcher.js';
 import { comeBackLater, fetchCapped } from '../src/adapters/http.js';
 import { parseConfig, smallFetchLimits } from '../src/config.js';
 import { checkIn, type CheckinReport } from '../src/steps/checkin.js';
@@ -55,9 +55,9 @@ export interface ClientResult {
 const args = JSON.parse(process.argv[2] ?? '{}') as ClientArgs;
 const cfg = parseConfig({ deviceId: 'fleet-sim', hardware: args.hardware, channel: args.channel, zfs: { pool: 'sim' }, fleet: { url: args.url } });
 const limits = smallFetchLimits(cfg);
-const dispatcher = new Agent({
-  connections: args.connections, headersTimeout: limits.deadlineMs, bodyTimeout: limits.deadlineMs, connectTimeout: cfg.http.connectTimeoutSec * 1000,
-  connect: { ca: readFileSync(args.caFile, 'utf8') },
+const dispatcher = new NodeDispatcher({
+  maxSockets: args.connections, headersTimeoutMs: limits.deadlineMs, bodyTimeoutMs: limits.deadlineMs, connectTimeoutMs: cfg.http.connectTimeoutSec * 1000,
+  ca: readFileSync(args.caFile, 'utf8'),
 });
 const net = { dispatcher, limits, now: Date.now };
 
@@ -227,7 +227,7 @@ process.on('message', (m: { type: string; index?: number; herd?: boolean }) => {
     const herdOkSec = Array.from(herdOk).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
     const result: ClientResult = { phases, devices202: served202.reduce((a, b) => a + b, 0), herdOkSec };
     process.send?.({ type: 'result', result }, () => {
-      void dispatcher.destroy().finally(() => process.exit(0));
+      void dispatcher.close().finally(() => process.exit(0));
     });
   }
 });

@@ -1,12 +1,10 @@
-// HTTPS client adapter over undici: a dispatcher trusting the fleet CA, our redirect rules, bounded small fetches, error codes.
+// HTTPS client adapter: a dispatcher trusting the fleet CA, our redirect rules, bounded small fetches, error codes.
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
 import { DownloadError, RetryLaterError, UpgradeError } from '../errors.js';
 import { startWatchdog, ThroughputWindow } from './http-guard.js';
+import { NodeDispatcher, TIMEOUT, type DispatchResponse, type Dispatcher, type IncomingHttpHeaders } from './http-dispatcher.js';
 
-export type { Dispatcher };
-/** Response headers as undici hands them over (lower-case names; string | string[]). */
-export type IncomingHttpHeaders = Dispatcher.ResponseData['headers'];
+export type { DispatchResponse, Dispatcher, IncomingHttpHeaders };
 
 export interface DispatcherOptions {
   /** PEM file of the fleet CA. When given it REPLACES the system roots (a private fleet pins its own CA). */
@@ -17,16 +15,14 @@ export interface DispatcherOptions {
 }
 
 /**
- * One undici Agent for every request the agent makes. It follows no redirect itself: `requestFollowing` does, by our
+ * One dispatcher for every request the agent makes. It follows no redirect itself: `requestFollowing` does, by our
  * rules. The pinned CA is the dispatcher's, so it applies to every hop of a redirect as well.
  */
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const ca = opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined;
-  return new Agent({
-    headersTimeout: opts.headersTimeoutMs,
-    bodyTimeout: opts.bodyTimeoutMs,
-    connectTimeout: opts.connectTimeoutMs,
-    connect: ca === undefined ? {} : { ca },
+  return new NodeDispatcher({
+    headersTimeoutMs: opts.headersTimeoutMs, bodyTimeoutMs: opts.bodyTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs,
+    ...(ca === undefined ? {} : { ca }),
   });
 }
 
@@ -48,13 +44,13 @@ export interface FollowOptions {
  * sends or trusts crosses in clear text), at most `maxRedirects` hops, and a POST only through 307/308 (which keep the
  * method and body; a 301/302/303 would silently turn the report into a GET). Headers (Range, If-Range) go to every hop.
  */
-export async function requestFollowing(url: string, o: FollowOptions): Promise<{ res: Dispatcher.ResponseData; url: string }> {
+export async function requestFollowing(url: string, o: FollowOptions): Promise<{ res: DispatchResponse; url: string }> {
   let current = url;
   for (let hops = 0; ; hops++) {
-    let res: Dispatcher.ResponseData;
+    let res: DispatchResponse;
     try {
-      res = await request(current, {
-        dispatcher: o.dispatcher, method: o.method, headers: o.headers, body: o.body, signal: o.signal,
+      res = await o.dispatcher.request(current, {
+        method: o.method, headers: o.headers, body: o.body, signal: o.signal,
         ...(o.headersTimeout === undefined ? {} : { headersTimeout: o.headersTimeout }),
       });
     } catch (err) {
@@ -79,9 +75,9 @@ export async function requestFollowing(url: string, o: FollowOptions): Promise<{
   }
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set<string>([...Object.values(TIMEOUT), 'ETIMEDOUT']);
 
-/** undici / socket error code of `err` (or of its cause), if any. */
+/** Transport / socket error code of `err` (or of its cause), if any. */
 export function netErrorCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
@@ -104,7 +100,7 @@ export function mapHttpError(err: unknown, url: string): UpgradeError {
   return new DownloadError('E_HTTP_NETWORK', `${url}: ${detail}`, { cause: err, context });
 }
 
-/** First value of a response header (undici gives string | string[] | undefined). */
+/** First value of a response header (string | string[] | undefined). */
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
@@ -134,10 +130,10 @@ export function comeBackLater(headers: IncomingHttpHeaders, url: string, nowMs: 
 }
 
 /**
- * Drops a response body we will not read. undici turns destroy() into an 'error' event (RequestAbortedError);
- * with no listener that would be an uncaught exception, so one is attached first.
+ * Drops a response body we will not read. destroy() may surface as an 'error' event; with no listener that would be
+ * an uncaught exception, so one is attached first.
  */
-export function discardBody(body: Dispatcher.ResponseData['body']): void {
+export function discardBody(body: DispatchResponse['body']): void {
   body.on('error', () => undefined);
   body.destroy();
 }
@@ -186,7 +182,7 @@ export async function fetchCapped(url: string, opts: FetchCappedOptions): Promis
   // Whatever failed, a watchdog trip is the real story.
   const explain = (err: unknown): UpgradeError => (ac.signal.aborted ? (ac.signal.reason as UpgradeError) : mapHttpError(err, url));
   try {
-    let res: Dispatcher.ResponseData;
+    let res: DispatchResponse;
     try {
       ({ res } = await requestFollowing(url, {
         dispatcher: opts.dispatcher, method: opts.method ?? 'GET', headers: opts.headers ?? {}, body: opts.body ?? null,

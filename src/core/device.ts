@@ -1,5 +1,5 @@
 // The one dependency type: every effect the agent's core and steps use, built only in src/wiring.ts.
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../adapters/http-dispatcher.js';
 import type { Config } from '../config.js';
 import type { Store } from '../state/store.js';
 import type { Zfs } from '../adapters/zfs.js';

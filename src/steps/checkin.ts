@@ -1,5 +1,5 @@
 // Check-in: report where the device stands to the fleet server and learn the target (POST /v1/checkin).
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../adapters/http-dispatcher.js';
 import { comeBackLater, fetchCapped, type SmallFetchLimits } from '../adapters/http.js';
 import { CheckinError, UpgradeError } from '../errors.js';
 

@@ -1,6 +1,6 @@
 // On-demand diffs, device side: ask the fleet server for the diff from a base, verify its delegation chain, or fall back.
 import { comeBackLater, fetchCapped, headerValue, type SmallFetchLimits } from '../adapters/http.js';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../adapters/http-dispatcher.js';
 import { DownloadError, TrustError } from '../errors.js';
 import { MAX_DIFF_OFFER_BYTES, verifyDiffOffer, type DiffOfferContext } from '../trust/delegation.js';
 import type { StreamOffer } from '../trust/manifest-types.js';

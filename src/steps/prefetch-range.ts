@@ -1,5 +1,5 @@
 // HTTP response rules for resumable downloads: validators, Content-Range, Retry-After, and what a status means.
-import type { Dispatcher } from 'undici';
+import type { DispatchResponse } from '../adapters/http-dispatcher.js';
 import { comeBackLater, discardBody, headerValue, isComeBackLater } from '../adapters/http.js';
 import { DownloadError } from '../errors.js';
 
@@ -50,7 +50,7 @@ export function truncated(url: string, bytes: number, size: number, cause?: unkn
 
 /** Reads status and headers before any body byte is accepted: where to write from, or why not to. */
 export function interpret(
-  res: Dispatcher.ResponseData, url: string, start: number, size: number, sentValidator: string | null, nowMs: number,
+  res: DispatchResponse, url: string, start: number, size: number, sentValidator: string | null, nowMs: number,
 ): { offset: number; validator: string | null } {
   const h = (name: string): string | undefined => headerValue(res.headers, name);
   const status = res.statusCode;

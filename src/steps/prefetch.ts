@@ -1,6 +1,6 @@
 // Prefetch: download one signed stream to a partial file — mirrors in order, Range resume, size cap, sha256, drip guard.
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import type { DispatchResponse, Dispatcher } from '../adapters/http-dispatcher.js';
 import { isTimeoutError, mapHttpError, requestFollowing } from '../adapters/http.js';
 import { DELETE_PARTIAL_CODES, DownloadError, MIRROR_FAILURE_CODES, UpgradeError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -161,7 +161,7 @@ async function transfer(ctx: Ctx, file: PartialFile, url: string, validator: str
   const explain = (err: unknown, fallback: (e: unknown) => UpgradeError): unknown =>
     ac.signal.aborted ? ac.signal.reason : err instanceof UpgradeError || err instanceof StaleResume ? err : fallback(err);
   try {
-    let res: Dispatcher.ResponseData;
+    let res: DispatchResponse;
     try {
       ({ res } = await requestFollowing(url, {
         dispatcher: ctx.dispatcher,
@@ -188,7 +188,7 @@ async function transfer(ctx: Ctx, file: PartialFile, url: string, validator: str
 
     let offset = plan.offset;
     let lastCheckpoint = offset;
-    res.body.on('error', () => undefined); // leaving the loop early destroys the body, which undici reports as 'error'
+    res.body.on('error', () => undefined); // leaving the loop early destroys the body, which may surface as 'error'
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         if (offset + chunk.length > size) throw tooLarge(url, size, `body runs past ${size} bytes`);

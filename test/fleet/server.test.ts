@@ -46,7 +46,7 @@ afterAll(async () => {
 const get = (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET', body?: string) =>
   fetchCapped(`${server.url}${path}`, { dispatcher, maxBytes: 1 << 20, limits: TEST_FETCH_LIMITS, headers, method, ...(body === undefined ? {} : { body }) });
 
-/** A request whose path goes on the wire exactly as written (undici and URL would normalise `..`). */
+/** A request whose path goes on the wire exactly as written (URL would normalise `..`). */
 function rawGet(path: string): Promise<{ status: number; body: string }> {
   return new Promise((done, fail) => {
     const req = httpsRequest({ host: '127.0.0.1', port: server.port, path, ca: ca.caPem, servername: 'localhost' }, (res) => {

@@ -100,7 +100,7 @@ describe('downloadStream integrity', () => {
     const o1 = fx.opts(p);
     const err = await rejection(downloadStream(o1));
     expect(err.code).toBe('E_DOWNLOAD_TRUNCATED');
-    // undici drops body chunks still queued in its stream when the connection errors, so "up to" 300 KiB
+    // the transport may drop body chunks still queued in its stream when the connection errors, so "up to" 300 KiB
     const kept = statSync(o1.partialPath).size;
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThanOrEqual(300 * KiB);

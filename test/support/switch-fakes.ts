@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createHash, randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from '../../src/adapters/http-dispatcher.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { openStateDb } from '../../src/state/db.js';
 import { Store } from '../../src/state/store.js';
