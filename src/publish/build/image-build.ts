@@ -10,7 +10,7 @@ import { BuildError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import { readMounts } from '../../util/proc-mounts.js';
 import { withSnapshotFile } from '../../steps/snapshot-file.js';
-import { copyChanged } from './block-copy.js';
+import { chunkForRecordsize, copyChanged } from './block-copy.js';
 import { readState, sameBuild, stageAtLeast, writeState, STATE_FILE, WORK_IMAGE, type BuildContents, type BuildCrashPoint, type BuildState } from './build-state.js';
 import { isZfsFs, type ImageTools } from './image-tools.js';
 import { scrub, scrubRules, type ScrubRule } from './scrub.js';
@@ -128,13 +128,14 @@ export async function buildImage(deps: BuildDeps, o: BuildOptions): Promise<Buil
   let chunksWritten = 0;
   if (!stageAtLeast(state, 'written')) {
     const mnt = await datasetMountpoint(zfs, o.dataset);
-    const stats = await copyChanged(work, join(mnt, o.imageFile), () => crash('build:writing-back'));
+    const chunk = await writeChunk(zfs, o.dataset);
+    const stats = await copyChanged(work, join(mnt, o.imageFile), () => crash('build:writing-back'), chunk);
     chunksWritten = stats.written;
     // A write of the record cut by a kill leaves its temporary file: it must not be snapshotted with the image.
     const tmpPrefix = `.${contentsFileName(o.imageFile)}.tmp-`;
     for (const n of readdirSync(mnt).filter((x) => x.startsWith(tmpPrefix))) rmSync(join(mnt, n), { force: true });
     writeFileAtomic(join(mnt, contentsFileName(o.imageFile)), `${JSON.stringify(state.contents, null, 2)}\n`);
-    log.info({ dataset: o.dataset, chunks: stats.chunks, written: stats.written }, 'image written back into the dataset');
+    log.info({ dataset: o.dataset, chunk, chunks: stats.chunks, written: stats.written }, 'image written back into the dataset');
     state = advance(state, { stage: 'written' });
     crash('build:written');
   }
@@ -142,6 +143,11 @@ export async function buildImage(deps: BuildDeps, o: BuildOptions): Promise<Buil
   state = advance(state, { stage: 'snapshotted' });
   crash('build:snapshotted');
   return finish(deps, dir, state, snapshot, chunksWritten);
+}
+
+/** The dataset's recordsize as the write-back chunk: a chunk larger than a record rewrites records that did not change. */
+async function writeChunk(zfs: BuildDeps['zfs'], dataset: string): Promise<number> {
+  return chunkForRecordsize(Number(await zfs.getProp(dataset, 'recordsize')));
 }
 
 async function finish(deps: BuildDeps, dir: string, state: BuildState, snapshot: string, chunksWritten: number): Promise<BuildResult> {

@@ -133,6 +133,20 @@ describe('image build', () => {
     expect(r3.chunksWritten).toBeGreaterThan(0);
     expect(r3.chunksWritten).toBeLessThan(16);
   });
+
+  it('into a dataset of recordsize=4K, writes back 4 KiB pieces: the same rebuild sends less than at 128K', async () => {
+    const small = `${sb.pool.name}/rs4k`;
+    await execa('zfs', ['create', '-o', 'recordsize=4K', small]);
+    await sb.build({ dataset: small, version: 1, tree: tree1, sizeMiB: 64 });
+    await sb.build({ dataset: small, version: 2, tree: tree2 });
+    const r3 = await sb.build({ dataset: small, version: 3, tree: tree2 });
+    // 64 MiB is 16384 pieces of 4 KiB; the 128K dataset's @3 above wrote whole 128 KiB chunks.
+    expect(r3.chunksWritten).toBeGreaterThan(0);
+    const at4k = await makeSendFile(`${small}@2`, `${small}@3`, join(sb.base, 'rs4k.zfs'), 'none');
+    const at128k = await makeSendFile(`${ds}@2`, `${ds}@3`, join(sb.base, 'rs128k.zfs'), 'none');
+    console.log(`same tree rebuilt, zfs send -i: recordsize 4K ${at4k.size} B (${r3.chunksWritten} pieces), 128K ${at128k.size} B`);
+    expect(at4k.size * 4).toBeLessThan(at128k.size);
+  });
 });
 
 describe('image build refuses', () => {
