@@ -1,6 +1,6 @@
 // Makes freshly written Grub files visible to Grub itself: Grub reads ext4/xfs without replaying their journal.
 import { realpathSync } from 'node:fs';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { BootError } from '../errors.js';
 import { readMounts, type MountEntry } from '../util/proc-mounts.js';
 
@@ -78,7 +78,8 @@ export class IoctlBootFlusher implements BootFilesFlusher {
     return planFlush((this.opts.mounts ?? readMounts)(), realpathSync(dir));
   }
 
-  private ioctl(mountpoint: string, mode: 'checkpoint' | 'freeze' | 'thaw') {
+  private async ioctl(mountpoint: string, mode: 'checkpoint' | 'freeze' | 'thaw') {
+    const execa = await loadExeca();
     // No timeout but for the thaw: a kill that lands while FIFREEZE is in the kernel would leave the filesystem frozen.
     // cleanup: false, so our own exit does not signal it either.
     return execa(this.opts.perl ?? 'perl', ['-e', IOCTL_SCRIPT, mountpoint, mode], {

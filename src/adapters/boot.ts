@@ -1,6 +1,6 @@
 // What booted (kernel command line, boot id) and how to reboot: the real systemd way, behind a small interface.
 import { readFileSync, existsSync } from 'node:fs';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { bootedVersionFromCmdline } from '../boot/cmdline.js';
 import { UpgradeError } from '../errors.js';
 
@@ -37,6 +37,7 @@ export class SystemdRebooter implements Rebooter {
   constructor(private readonly systemctl = 'systemctl') {}
 
   async reboot(reason: string): Promise<never> {
+    const execa = await loadExeca();
     const r = await execa(this.systemctl, ['reboot', `--message=${reason}`], { reject: false });
     if (r.exitCode !== 0) {
       throw new UpgradeError('E_REBOOT', `systemctl reboot failed (${r.exitCode}): ${r.stderr}`, { context: { reason } });

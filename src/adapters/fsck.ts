@@ -1,5 +1,5 @@
 // e2fsck behind a small interface: the forced check that never writes, and the preen that replays a cut journal.
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 
 export interface FsckResult {
   /** null: e2fsck did not exit by itself (killed, not found). */
@@ -16,6 +16,7 @@ export interface ImageFsck {
 }
 
 async function e2fsck(args: string[]): Promise<FsckResult> {
+  const execa = await loadExeca();
   const r = await execa('e2fsck', args, { reject: false, all: true, env: { LC_ALL: 'C' } });
   return { exitCode: r.exitCode ?? null, output: String(r.all ?? '').trim().split('\n').slice(-20).join('\n') };
 }

@@ -1,6 +1,6 @@
 // Idle probes (imperative shell): load average, operator busy-commands, systemd inhibitor locks on shutdown.
 import { loadavg } from 'node:os';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 
 export interface ProbeResult {
   busy: boolean;
@@ -41,6 +41,7 @@ export function busyCommandProbe(command: string, timeoutMs: number): IdleProbe 
   return {
     name: `busy-command ${JSON.stringify(command)}`,
     async check() {
+      const execa = await loadExeca();
       const sub = execa('sh', ['-c', command], { detached: true, stdio: 'ignore', reject: false });
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -123,6 +124,7 @@ export function inhibitorProbe(timeoutMs: number, command = 'systemd-inhibit'): 
   return {
     name: 'inhibitors',
     async check() {
+      const execa = await loadExeca();
       const r = await execa(command, ['--list', '--no-legend', '--no-pager'], {
         reject: false,
         timeout: timeoutMs,

@@ -2,7 +2,7 @@
 import { readFile, mkdir, mkdtemp, readdir, realpath, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import { MigrateError } from '../errors.js';
 import { parseMounts } from '../util/proc-mounts.js';
 
@@ -65,6 +65,7 @@ export class LoopMounter implements ImageMounter {
 
   async mount(imagePath: string, mountpoint: string, opts: { readOnly: boolean }): Promise<void> {
     const o = ['loop', 'nosuid', 'nodev', 'noexec', 'noatime', ...(opts.readOnly ? ['ro'] : [])].join(',');
+    const execa = await loadExeca();
     const r = await execa('mount', ['-t', 'ext4', '-o', o, '--', imagePath, mountpoint], { reject: false, all: true });
     if (r.exitCode !== 0) {
       throw new MigrateError('E_MIGRATE_MOUNT', `mount ${imagePath} on ${mountpoint} failed: ${String(r.all).trim()}`, {
@@ -77,6 +78,7 @@ export class LoopMounter implements ImageMounter {
     const deadline = Date.now() + this.busyTimeoutMs;
     while (await this.isMounted(mountpoint)) {
       // `mount -o loop` sets autoclear, so the loop device goes with the last umount.
+      const execa = await loadExeca();
       const r = await execa('umount', ['--', mountpoint], { reject: false, all: true });
       if (r.exitCode === 0) break;
       if (!/busy/i.test(String(r.all)) || Date.now() > deadline) {
@@ -112,6 +114,7 @@ export class LoopMounter implements ImageMounter {
 
   /** Only empty `ua-migrate-*` directories go: rmdir refuses a mounted or non-empty one (one agent runs at a time). */
   async syncfs(mountpoint: string): Promise<void> {
+    const execa = await loadExeca();
     await execa('sync', ['-f', mountpoint]);
   }
 

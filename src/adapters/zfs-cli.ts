@@ -1,7 +1,7 @@
 // Zfs over the `zfs` command line (works with OpenZFS and zfs-fuse): busy retries here, errors as ZfsError.
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
+import { execaIfLoaded, loadExeca, holdPipe, sendOnceLoaded } from './exec.js';
 import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RecvFeed, RecvOptions, SendStream, Snapshot, Zfs } from './zfs.js';
@@ -92,6 +92,7 @@ export class ZfsCli implements Zfs {
 
   /** One attempt; busy → E_ZFS_BUSY so the caller's retry loop can tell it apart from real failures. */
   private async once(args: string[]): Promise<string> {
+    const execa = await loadExeca();
     const r = await execa(...this.argv(args), { reject: false, stdin: 'ignore', env: ENV });
     if (r.exitCode === 0) return r.stdout;
     const stderr = (r.stderr || r.shortMessage || '').trim();
@@ -106,7 +107,7 @@ export class ZfsCli implements Zfs {
 
   /** Probed once from `zfs`'s usage text (printed when it is run without a command). */
   capabilities(): Promise<ZfsCapabilities> {
-    this.caps ??= execa(...this.argv([]), { reject: false, stdin: 'ignore', env: ENV }).then((r) => {
+    this.caps ??= loadExeca().then((execa) => execa(...this.argv([]), { reject: false, stdin: 'ignore', env: ENV })).then((r) => {
       this.known = parseCapabilities(`${r.stdout}\n${r.stderr}`, hasKernelModule());
       return this.known;
     });
@@ -154,13 +155,18 @@ export class ZfsCli implements Zfs {
     if (opts.noMount && caps?.receiveNoMount) args.push('-u');
     if (opts.props && caps?.receiveProps) args.push(...propArgs(opts.props));
     args.push(target);
-    const feed = typeof stdin === 'function' ? stdin : null;
+    // execa is imported at first use (src/adapters/exec.ts); importStream's probe imported it already. Were it not, a pipe
+    // handed in goes through this process instead: awaiting the import first could read (and so lose) its first bytes.
+    const execa = execaIfLoaded();
+    const viaUs = execa === null && typeof stdin === 'object' ? stdin : null;
+    let feed = typeof stdin === 'function' ? stdin : null;
+    if (viaUs) feed = holdPipe(viaUs);
     // execa's types list only fds 0 and 3-9, but at run time any fd number (or stream) goes to spawn() as is.
     const input = (feed ? 'pipe' : stdin) as Readable;
-    const sub = execa(...this.argv(args), { reject: false, stdin: input, stdout: 'ignore', env: ENV });
+    const sub = (execa ?? (await loadExeca()))(...this.argv(args), { reject: false, stdin: input, stdout: 'ignore', env: ENV });
     // The child holds its own copy of the pipe now: drop ours in the same tick, before the event loop could read
     // from it, so the bytes go process to process and the writer sees EPIPE if recv dies.
-    if (typeof stdin === 'object') stdin.destroy();
+    if (typeof stdin === 'object' && !viaUs) stdin.destroy();
     let fed: Promise<unknown> = Promise.resolve(null);
     const pipe = (sub as unknown as { stdin: Writable | null }).stdin;
     if (feed && pipe) {
@@ -184,6 +190,8 @@ export class ZfsCli implements Zfs {
 
   send(snapshot: string, fromSnapshot?: string): SendStream {
     const args = fromSnapshot ? ['send', '-i', fromSnapshot, snapshot] : ['send', snapshot];
+    const execa = execaIfLoaded();
+    if (!execa) return sendOnceLoaded(() => this.send(snapshot, fromSnapshot));
     const sub = execa(...this.argv(args), { reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false }, env: ENV });
     const done = sub.then((r) => {
       if (r.exitCode === 0) return;

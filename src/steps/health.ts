@@ -1,5 +1,5 @@
 // Health checks of a trial boot: systemd state, required units, required and wanted check scripts, one deadline.
-import { execa } from 'execa';
+import { loadExeca } from '../adapters/exec.js';
 
 export interface HealthOptions {
   /** Ask systemd whether the system is running (off in sandboxes without systemd as PID 1). */
@@ -34,6 +34,7 @@ const MAX_OUTPUT = 4096;
 const clip = (s: string): string => (s.length > MAX_OUTPUT ? `${s.slice(0, MAX_OUTPUT)}…[truncated]` : s);
 
 async function run(cmd: string, args: string[], timeoutSec: number): Promise<{ exitCode: number | null; output: string }> {
+  const execa = await loadExeca();
   const r = await execa(cmd, args, { reject: false, all: true, timeout: timeoutSec * 1000, stdin: 'ignore' });
   const why = r.timedOut ? `\n[timed out after ${timeoutSec}s]` : '';
   return { exitCode: r.exitCode ?? null, output: clip(`${r.all ?? ''}${why}`.trim()) };
