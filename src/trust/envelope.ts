@@ -1,5 +1,5 @@
 // Pure envelope check: strict shape, then a threshold of distinct trusted keys over the exact payload bytes.
-import nacl from 'tweetnacl';
+import { ED25519, nacl } from './nacl.js';
 import { ConfigError, TrustError } from '../errors.js';
 import { decodeBase64Strict, decodePublicKey } from './keys.js';
 import type { TrustedKey } from './manifest-types.js';
@@ -29,7 +29,7 @@ const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
  * also accepts S + L, a second valid-looking encoding of the same signature (RFC 8032 §5.1.7 requires S < L).
  */
 export function hasCanonicalScalar(sig: Uint8Array): boolean {
-  if (sig.length !== nacl.sign.signatureLength) return false;
+  if (sig.length !== ED25519.signatureLength) return false;
   const s = BigInt(`0x${Buffer.from(sig.subarray(32)).reverse().toString('hex')}`);
   return s < GROUP_ORDER;
 }
@@ -92,7 +92,7 @@ export function verifyEnvelope(documentBytes: Uint8Array, trusted: readonly Trus
     if (publicKey === undefined) continue;
     const sigBytes = decodeBase64Strict(sig);
     if (sigBytes === null || !hasCanonicalScalar(sigBytes)) continue; // also refuses a length other than 64
-    if (nacl.sign.detached.verify(payload, sigBytes, publicKey)) valid.add(keyid);
+    if (nacl().sign.detached.verify(payload, sigBytes, publicKey)) valid.add(keyid);
   }
   if (valid.size < threshold) {
     throw new TrustError(

@@ -1,10 +1,10 @@
 // Ed25519 signing keys: generation, keyids, strict decoding, and the publisher's key files.
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import nacl from 'tweetnacl';
 import { TrustError } from '../errors.js';
 import { tmpPathFor, writeFileAtomic } from '../util/atomic-file.js';
 import type { TrustedKey } from './manifest-types.js';
+import { ED25519, nacl } from './nacl.js';
 
 /** A signing key as stored on disk: base64 of tweetnacl's 64-byte secret key (seed || public key). */
 export interface SecretKey {
@@ -31,7 +31,7 @@ export function decodeBase64Strict(text: string): Buffer | null {
 }
 
 export function generateKeyPair(): KeyPair {
-  const kp = nacl.sign.keyPair();
+  const kp = nacl().sign.keyPair();
   return {
     keyid: keyidOf(kp.publicKey),
     publicKey: Buffer.from(kp.publicKey).toString('base64'),
@@ -49,8 +49,8 @@ export function decodePublicKey(key: TrustedKey, where = 'public key'): Uint8Arr
     throw invalid(`${where}: keyid must be 16 lowercase hex characters`, { keyid: key.keyid });
   }
   const bytes = typeof key.publicKey === 'string' ? decodeBase64Strict(key.publicKey) : null;
-  if (bytes === null || bytes.length !== nacl.sign.publicKeyLength) {
-    throw invalid(`${where}: publicKey must be canonical base64 of ${nacl.sign.publicKeyLength} bytes`, { keyid: key.keyid });
+  if (bytes === null || bytes.length !== ED25519.publicKeyLength) {
+    throw invalid(`${where}: publicKey must be canonical base64 of ${ED25519.publicKeyLength} bytes`, { keyid: key.keyid });
   }
   const actual = keyidOf(bytes);
   if (actual !== key.keyid) {
@@ -65,11 +65,11 @@ export function decodeSecretKey(key: SecretKey, where = 'secret key'): Uint8Arra
     throw invalid(`${where}: keyid must be 16 lowercase hex characters`, { keyid: key.keyid });
   }
   const bytes = typeof key.secretKey === 'string' ? decodeBase64Strict(key.secretKey) : null;
-  if (bytes === null || bytes.length !== nacl.sign.secretKeyLength) {
-    throw invalid(`${where}: secretKey must be canonical base64 of ${nacl.sign.secretKeyLength} bytes`, { keyid: key.keyid });
+  if (bytes === null || bytes.length !== ED25519.secretKeyLength) {
+    throw invalid(`${where}: secretKey must be canonical base64 of ${ED25519.secretKeyLength} bytes`, { keyid: key.keyid });
   }
   // The second half is a copy of the public key: a corrupted file would otherwise sign under a wrong keyid.
-  const derived = nacl.sign.keyPair.fromSeed(bytes.subarray(0, 32)).publicKey;
+  const derived = nacl().sign.keyPair.fromSeed(bytes.subarray(0, ED25519.seedLength)).publicKey;
   if (!Buffer.from(derived).equals(bytes.subarray(32))) {
     throw invalid(`${where}: secretKey is corrupt (its public half does not match its seed)`, { keyid: key.keyid });
   }

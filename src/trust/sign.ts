@@ -1,12 +1,12 @@
 // Publisher side: ed25519 detached signatures over the raw payload bytes, one per key, multi-party friendly.
-import nacl from 'tweetnacl';
+import { nacl } from './nacl.js';
 import { TrustError } from '../errors.js';
 import { decodeBase64Strict, decodeSecretKey, type SecretKey } from './keys.js';
 import type { Envelope } from './manifest-types.js';
 
 function signOne(payload: Uint8Array, key: SecretKey): { keyid: string; sig: string } {
   const sk = decodeSecretKey(key);
-  return { keyid: key.keyid, sig: Buffer.from(nacl.sign.detached(payload, sk)).toString('base64') };
+  return { keyid: key.keyid, sig: Buffer.from(nacl().sign.detached(payload, sk)).toString('base64') };
 }
 
 /** Wraps `payload` in an envelope signed by every key (duplicates signed once). */

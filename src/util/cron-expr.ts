@@ -1,9 +1,9 @@
 // 5-field cron expressions: parse, match, and find next/previous occurrences from a given instant (pure).
 // node-cron 4 can only look forward from the wall clock (task.getNextRuns), never from a given instant nor
-// backwards, so the window arithmetic needs its own matcher. Semantics follow node-cron 4 so the daemon's
-// node-cron schedule and these decisions agree: day-of-month AND day-of-week must both match (not Vixie's
+// backwards, so the window arithmetic needs its own matcher. Semantics follow node-cron 4 (an expression means
+// here what it means there, and node-cron must accept it too): day-of-month AND day-of-week must both match (not Vixie's
 // OR), an inverted range wraps (`22-2` = 22,23,0,1,2), 0 and 7 are Sunday, names and @nicknames accepted.
-import { validate as nodeCronValidate } from 'node-cron';
+import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
 
 /** Which wall clock the fields are read in. DST in 'local' is out of scope: use UTC on devices. */
@@ -26,6 +26,12 @@ interface FieldSpec {
   /** Range bounds used for `*` and for wrapping inverted ranges (dow wraps in 0..6, as node-cron does). */
   wrapMax: number;
   names?: readonly string[];
+}
+
+/** node-cron's validate, required at first use (its CommonJS build): a device without a cron window never loads it. */
+function nodeCronValidate(expression: string): boolean {
+  const cron = createRequire(import.meta.url)('node-cron') as typeof import('node-cron');
+  return cron.validate(expression);
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
