@@ -10,14 +10,17 @@ export interface IdleRow {
   when: string;
   rssMiB: number;
   hwmMiB: number;
+  /** VmRSS split: anonymous pages (heaps) and file-backed ones (mostly the node binary's code and data touched). */
+  anonMiB: number;
+  fileMiB: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function memOf(pid: number): { rss: number; hwm: number } {
+function memOf(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
+  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024, anon: kib('RssAnon') / 1024, file: kib('RssFile') / 1024 };
 }
 
 /**
@@ -45,11 +48,11 @@ export async function benchIdle(settleSec = 10): Promise<IdleRow[]> {
   try {
     await sleep(settleSec * 1000);
     const a = memOf(child.pid!);
-    rows.push({ when: `${settleSec} s after start`, rssMiB: a.rss, hwmMiB: a.hwm });
+    rows.push({ when: `${settleSec} s after start`, rssMiB: a.rss, hwmMiB: a.hwm, anonMiB: a.anon, fileMiB: a.file });
     await sleep(settleSec * 3000);
     const b = memOf(child.pid!);
     const checkins = server.stats.get('/v1/checkin')?.requests ?? 0;
-    rows.push({ when: `${settleSec * 4} s after start (${checkins} check-ins)`, rssMiB: b.rss, hwmMiB: b.hwm });
+    rows.push({ when: `${settleSec * 4} s after start (${checkins} check-ins)`, rssMiB: b.rss, hwmMiB: b.hwm, anonMiB: b.anon, fileMiB: b.file });
     if (checkins < 2) throw new Error(`bench idle: the daemon checked in ${checkins} times, expected several`);
   } finally {
     child.kill('SIGTERM');
@@ -61,5 +64,9 @@ export async function benchIdle(settleSec = 10): Promise<IdleRow[]> {
 }
 
 export function renderIdle(rows: IdleRow[]): string {
-  return ['idle daemon | RSS MiB | peak (VmHWM) MiB', ...rows.map((r) => `${r.when} | ${r.rssMiB.toFixed(1)} | ${r.hwmMiB.toFixed(1)}`)].join('\n');
+  const f = (x: number): string => x.toFixed(1);
+  return [
+    'idle daemon | RSS MiB | peak (VmHWM) MiB | anon MiB | file MiB',
+    ...rows.map((r) => `${r.when} | ${f(r.rssMiB)} | ${f(r.hwmMiB)} | ${f(r.anonMiB)} | ${f(r.fileMiB)}`),
+  ].join('\n');
 }
