@@ -15,15 +15,18 @@ import { pairedRatios, spread, type Spread } from './workload-stats.js';
 
 export interface WorkloadConfig { diffMiB: number; reps: number; aloneSec: number; cpuWorkers: number; readFileMiB: number }
 
-/** One repetition: rates in bytes/s, agent runs with the zfs-fuse daemon's CPU seconds over each. */
+/** An agent run with the CPU seconds spent meanwhile by the zfs-fuse daemon and by this process (the download's server). */
+export type MeasuredRun = AgentRun & { zfsFuseCpuSec: number | null; serverCpuSec: number };
+
+/** One repetition: rates in bytes/s, agent runs with the zfs-fuse daemon's and the server's CPU seconds over each. */
 export interface WorkloadRep {
   load1: number[];
   /** The mean of the alone runs just before and just after this repetition (the after one is the next rep's before). */
   alone: { cpu: number; disk: number };
   aloneRuns: { cpu: number; disk: number }[];
-  agentAlone: AgentRun & { zfsFuseCpuSec: number | null };
-  low: { cpu: number; disk: number; agent: AgentRun & { zfsFuseCpuSec: number | null } };
-  normal: { cpu: number; disk: number; agent: AgentRun & { zfsFuseCpuSec: number | null } };
+  agentAlone: MeasuredRun;
+  low: { cpu: number; disk: number; agent: MeasuredRun };
+  normal: { cpu: number; disk: number; agent: MeasuredRun };
 }
 
 export interface WorkloadResults {
@@ -81,11 +84,14 @@ export async function benchWorkload(workDir: string, pools: TestPool[], cfg: Wor
     await zfsRetry('zfs', ['rollback', `${fx.oursDs}@${d.from}`], 60_000);
   };
   /** One prefetch + import; the caller undoes it (after stopping the workload, so the undo is outside its window). */
-  const agent = async (low: Priorities | null): Promise<AgentRun & { zfsFuseCpuSec: number | null }> => {
+  const agent = async (low: Priorities | null): Promise<MeasuredRun> => {
     const z0 = await zfsFuseCpuSec();
+    // This process serves the download (TLS and file reads, at nice 0 in the root cgroup): a device's server is elsewhere.
+    const s0 = process.cpuUsage();
     const run = await runAgent(args, low, 300);
+    const s = process.cpuUsage(s0);
     const z1 = await zfsFuseCpuSec();
-    return { ...run, zfsFuseCpuSec: z0 === null || z1 === null ? null : z1 - z0 };
+    return { ...run, zfsFuseCpuSec: z0 === null || z1 === null ? null : z1 - z0, serverCpuSec: (s.user + s.system) / 1e6 };
   };
   const contended = async (low: Priorities | null): Promise<WorkloadRep['low']> => {
     await sleep(1000); // zfs-fuse's background work of the previous run is not billed to this one

@@ -25,13 +25,13 @@ export function renderWorkload(r: WorkloadResults): string {
   out.push(`  median (min–max) over reps; ratio = workload rate while the agent runs / mean of the alone runs before and after the rep (goal ≥ 0.9); slowdown = prefetch wall with the workload / alone`);
   out.push(`  prefetch alone: ${sp(r.summary.agentAloneSec)} s wall`);
   out.push('');
-  out.push('| rep | alone CPU MB/s | alone disk MB/s | low: CPU / disk MB/s | default: CPU / disk MB/s | agent alone s (dl + import) | agent CPU s alone / low / default | zfs-fuse CPU s alone / low / default |');
-  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| rep | alone CPU MB/s | alone disk MB/s | low: CPU / disk MB/s | default: CPU / disk MB/s | agent alone s (dl + import) | agent CPU s alone / low / default | zfs-fuse CPU s alone / low / default | server CPU s alone / low / default |');
+  out.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const mb = (x: number): string => f(x / 1e6, 1);
   const z = (x: number | null): string => (x === null ? 'n/a' : f(x, 1));
   r.reps.forEach((x, i) => {
-    out.push(`| ${i + 1} | ${mb(x.alone.cpu)} | ${mb(x.alone.disk)} | ${mb(x.low.cpu)} / ${mb(x.low.disk)} | ${mb(x.normal.cpu)} / ${mb(x.normal.disk)} | ${f(x.agentAlone.wallSec, 1)} (${f(x.agentAlone.downloadSec, 1)} + ${f(x.agentAlone.importSec, 1)}) | ${f(x.agentAlone.cpuSec, 1)} / ${f(x.low.agent.cpuSec, 1)} / ${f(x.normal.agent.cpuSec, 1)} | ${z(x.agentAlone.zfsFuseCpuSec)} / ${z(x.low.agent.zfsFuseCpuSec)} / ${z(x.normal.agent.zfsFuseCpuSec)} |`);
+    out.push(`| ${i + 1} | ${mb(x.alone.cpu)} | ${mb(x.alone.disk)} | ${mb(x.low.cpu)} / ${mb(x.low.disk)} | ${mb(x.normal.cpu)} / ${mb(x.normal.disk)} | ${f(x.agentAlone.wallSec, 1)} (${f(x.agentAlone.downloadSec, 1)} + ${f(x.agentAlone.importSec, 1)}) | ${f(x.agentAlone.cpuSec, 1)} / ${f(x.low.agent.cpuSec, 1)} / ${f(x.normal.agent.cpuSec, 1)} | ${z(x.agentAlone.zfsFuseCpuSec)} / ${z(x.low.agent.zfsFuseCpuSec)} / ${z(x.normal.agent.zfsFuseCpuSec)} | ${f(x.agentAlone.serverCpuSec, 1)} / ${f(x.low.agent.serverCpuSec, 1)} / ${f(x.normal.agent.serverCpuSec, 1)} |`);
   });
-  out.push('  agent CPU = node + the xz and zfs children it waited for (outside zfs-fuse); zfs-fuse CPU = the daemon\'s utime+stime over the run (it serves every pool on the host)');
+  out.push('  agent CPU = node + the xz and zfs children it waited for (outside zfs-fuse); zfs-fuse CPU = the daemon\'s utime+stime over the run (it serves every pool on the host); server CPU = the bench process (the HTTPS server\'s side of the download, which a device would not pay)');
   return out.join('\n');
 }
