@@ -149,7 +149,7 @@ export class ZfsCli implements Zfs {
 
   async recv(target: string, stdin: number | Readable | RecvFeed, opts: RecvOptions = {}): Promise<void> {
     // No await before the spawn: a pipe handed in is read by this process once the event loop turns. So the
-    // options use the capabilities only if they were probed already (importStream probes first); else none.
+    // options use the capabilities only if they were probed already (importStream probes first where it needs them); else none.
     const caps = this.known;
     const args = ['recv'];
     if (opts.noMount && caps?.receiveNoMount) args.push('-u');

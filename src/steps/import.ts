@@ -2,7 +2,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Decompressor } from '../adapters/decompress.js';
-import type { DatasetView, Zfs } from '../adapters/zfs.js';
+import type { DatasetEntry, DatasetView, Zfs } from '../adapters/zfs.js';
 import { ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChunkList } from '../trust/manifest-types.js';
@@ -54,6 +54,10 @@ async function look(deps: ImportDeps, ds: string): Promise<DatasetView> {
   return deps.zfs.view(ds);
 }
 
+/** An incremental stream onto a head listed as settled: the receive changes neither its properties nor its mount state. */
+const settledIncremental = (opts: ImportOptions, head: DatasetEntry | undefined): boolean =>
+  opts.fromVersion !== null && head !== undefined && isSettled(head);
+
 const isBusy = (err: unknown): boolean => err instanceof ZfsError && err.code === 'E_ZFS_BUSY';
 /** The head changed since the base snapshot (an atime update on a mounted head): a rollback makes it receivable. */
 const headModified = (err: unknown): boolean => err instanceof ZfsError && err.code === 'E_ZFS_RECV' && /has been modified/i.test(String(err.context['stderr']));
@@ -75,11 +79,13 @@ export async function importStream(deps: ImportDeps, opts: ImportOptions): Promi
     return 'already';
   };
 
-  // The capabilities (the receive's -u/-o) are probed alongside the first listing, not after it.
-  let [view] = await Promise.all([look(deps, ds), zfs.capabilities()]);
+  let view = await look(deps, ds);
   if (hasVersion(view, ds, opts.toVersion)) return already(view);
   let head = view.get(ds);
   checkBase(view, ds, opts.fromVersion);
+  // The receive's -u/-o matter only where the result is listed and settled afterwards (a full stream, a head not
+  // settled): only then is the implementation probed for them, one process fewer on the usual path.
+  if (!settledIncremental(opts, head)) await zfs.capabilities();
   const { chunks } = opts;
   // With chunk hashes nothing is read ahead: each chunk is checked on its way. Without them the whole file is
   // hashed first, through the same descriptor that is then fed to xz.
@@ -135,12 +141,18 @@ export async function importStream(deps: ImportDeps, opts: ImportOptions): Promi
 
   // An incremental receive (no -o, no -R) into a head that was settled and not rolled back changes neither its
   // properties nor its mount state, and zfs recv exits 0 only with the snapshot made: nothing left to ask.
-  if (opts.fromVersion !== null && !rolledBack && head !== undefined && isSettled(head)) {
+  if (!rolledBack && settledIncremental(opts, head)) {
     log.info(ctx, 'import: received');
     return 'received';
   }
-  // Outside the retry loop: a failed swap must not re-receive; the next run's recovery finishes it.
-  if (staging) await swapInStaging(deps, ds, await zfs.view(ds));
+  if (staging) {
+    // Outside the retry loop: a failed swap must not re-receive; the next run's recovery finishes it. The swap
+    // settles the staging dataset (listed after its receive) before renaming it into place, and a rename keeps its
+    // properties and leaves it unmounted: nothing left to ask here either.
+    await swapInStaging(deps, ds, await zfs.view(ds));
+    log.info(ctx, 'import: received');
+    return 'received';
+  }
   view = await zfs.view(ds);
   if (!hasVersion(view, ds, opts.toVersion)) {
     throw new ZfsError('E_ZFS_RECV', `zfs recv reported success but ${ds}@${opts.toVersion} is missing`, { context: ctx });
