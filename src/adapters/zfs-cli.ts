@@ -155,7 +155,7 @@ export class ZfsCli implements Zfs {
     if (opts.noMount && caps?.receiveNoMount) args.push('-u');
     if (opts.props && caps?.receiveProps) args.push(...propArgs(opts.props));
     args.push(target);
-    // execa is imported at first use (src/adapters/exec.ts); importStream's probe imported it already. Were it not, a pipe
+    // execa is imported at first use (src/adapters/exec.ts); importStream's listing before it imported it already. Were it not, a pipe
     // handed in goes through this process instead: awaiting the import first could read (and so lose) its first bytes.
     const execa = execaIfLoaded();
     const viaUs = execa === null && typeof stdin === 'object' ? stdin : null;

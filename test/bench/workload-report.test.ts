@@ -5,7 +5,7 @@ import type { MeasuredRun, WorkloadResults } from '../../bench/workload-case.js'
 
 const run = (wallSec: number, cpuSec: number, zfsFuseCpuSec: number | null, serverCpuSec: number): MeasuredRun =>
   ({ wallSec, downloadSec: wallSec / 2, importSec: wallSec / 4, cpuSec, zfsFuseCpuSec, serverCpuSec });
-const sp = (median: number) => ({ median, min: median - 0.01, max: median + 0.01 });
+const sp = (median: number) => ({ median, min: median - 0.01, max: median + 0.01, n: 1 });
 
 const results: WorkloadResults = {
   startedAt: '2026-12-03T17:00:00.000Z',
