@@ -7,23 +7,9 @@ import type { Logger } from '../log.js';
 import type { RecvFeed, RecvOptions, SendStream, Snapshot, Zfs } from './zfs.js';
 import { hasKernelModule, parseCapabilities, type ZfsCapabilities } from './zfs-capabilities.js';
 import { DatasetView, LIST_PROPS, parseGetRows } from './zfs-list.js';
+import { isBusyMessage, isMissingMessage, isPipeError } from './zfs-messages.js';
 
 const ENV = { LC_ALL: 'C', LANG: 'C' };
-
-/** zfs-fuse reports these for a while after files were read (FUSE releases asynchronously) or during a recv. */
-export function isBusyMessage(stderr: string): boolean {
-  return /\b(dataset|pool) is busy\b|device busy|resource busy/i.test(stderr);
-}
-
-/** The writer's side of a pipe the reader closed: a consequence of the receive ending, not a cause. */
-export function isPipeError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
-}
-
-export function isMissingMessage(stderr: string): boolean {
-  return /dataset does not exist|could not find any snapshots|no such (pool|dataset)/i.test(stderr);
-}
 
 /**
  * Runs `attempt` until it does not fail with E_ZFS_BUSY, with exponential backoff, for at most `timeoutSec`.

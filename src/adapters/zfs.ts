@@ -64,7 +64,8 @@ export interface Zfs {
   unmount(name: string): Promise<void>;
 }
 
-export { ZfsCli, isBusyMessage, retryWhileBusy, type ZfsCliOptions } from './zfs-cli.js';
+export { ZfsCli, retryWhileBusy, type ZfsCliOptions } from './zfs-cli.js';
+export { isBusyMessage } from './zfs-messages.js';
 export { snapshotVersion } from './zfs-names.js';
 export { parseCapabilities, type ZfsCapabilities } from './zfs-capabilities.js';
 export { DatasetView, type DatasetEntry } from './zfs-list.js';

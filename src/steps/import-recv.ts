@@ -1,7 +1,7 @@
 // One receive attempt: a verified fd, or a chunk-checked feed, through the decompressor (or not) into zfs recv.
 import type { Decompressor } from '../adapters/decompress.js';
 import type { RecvFeed, RecvOptions, Zfs } from '../adapters/zfs.js';
-import { isPipeError } from '../adapters/zfs-cli.js';
+import { isPipeError } from '../adapters/zfs-messages.js';
 import { UpgradeError, ZfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 
